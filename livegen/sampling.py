@@ -1,0 +1,164 @@
+"""Drawing tokens from the model's logits: temperature, nucleus (top-p), masks, a seeded generator.
+
+The player calls a :class:`Sampler` once per token on the tick path, so the work is a
+handful of NumPy operations on a vector of a few hundred logits; the randomness comes
+from one ``torch.Generator``, so a seed reproduces a session's draws exactly.
+
+Masks are boolean over the vocabulary (keys for pianoroll), True where a token is
+allowed: the codec's grammar and the key/scale lock both speak this way.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+from torch import Tensor
+
+Mask = np.ndarray | Tensor
+_BLOCK = 256  # uniforms per draw-ahead block of sample()
+
+
+def _as_array(x: Tensor | np.ndarray) -> np.ndarray:
+    if isinstance(x, Tensor):
+        # Rare, and off the tick path: the steppers hand over plain CPU float32 logits.
+        if x.requires_grad or x.device.type != "cpu" or x.dtype == torch.bfloat16:
+            x = x.detach().to("cpu", torch.float32)
+        return x.numpy()  # a view, no copy
+    return np.asarray(x)
+
+
+def _as_mask(mask: Mask, n: int) -> np.ndarray:
+    m = _as_array(mask)
+    if m.shape != (n,):
+        raise ValueError(f"mask of shape {m.shape} does not fit logits of shape ({n},)")
+    return m if m.dtype == np.bool_ else m != 0
+
+
+class Sampler:
+    """Temperature and nucleus sampling over logits, seeded.
+
+    ``temperature`` and ``top_p`` are plain attributes that the engine may change between
+    ticks (a new value is checked when set). Temperature <= 0 means greedy: argmax for
+    tokens, p > 0.5 for keys. ``top_p`` < 1 keeps the smallest set of most probable tokens
+    whose probability reaches ``top_p``.
+    """
+
+    def __init__(self, temperature: float = 1.0, top_p: float = 1.0, seed: int | None = None):
+        self.temperature = temperature
+        self.top_p = top_p
+        self._generator = torch.Generator()
+        self._u: Tensor | None = None  # reused uniforms for sample_frame
+        self.reseed(seed)
+
+    @property
+    def temperature(self) -> float:
+        return self._temperature
+
+    @temperature.setter
+    def temperature(self, value: float) -> None:
+        value = float(value)
+        if math.isnan(value):
+            raise ValueError("temperature must be a number, got nan")
+        self._temperature = value
+
+    @property
+    def top_p(self) -> float:
+        return self._top_p
+
+    @top_p.setter
+    def top_p(self, value: float) -> None:
+        value = float(value)
+        if not 0.0 <= value <= 1.0:
+            raise ValueError(f"top_p must be in [0, 1], got {value}")
+        self._top_p = value
+
+    def reseed(self, seed: int | None) -> None:
+        """Restart the draws from ``seed`` (None: a fresh nondeterministic seed)."""
+        if seed is None:
+            self._generator.seed()
+        else:
+            self._generator.manual_seed(seed)
+        self._block = np.empty(0)  # uniforms drawn ahead for sample(), used in order
+        self._next = 0
+
+    def _uniform(self) -> float:
+        # One torch call per draw costs more than the rest of sample(); draw a block ahead.
+        if self._next == self._block.shape[0]:
+            self._block = torch.rand(_BLOCK, generator=self._generator, dtype=torch.float64).numpy()
+            self._next = 0
+        u = float(self._block[self._next])
+        self._next += 1
+        return u
+
+    def sample(self, logits: Tensor | np.ndarray, mask: Mask | None = None) -> int:
+        """One token from ``logits`` (V,), never one that ``mask`` forbids.
+
+        Raises ValueError when the mask forbids every token or the allowed logits carry
+        no probability (all -inf or NaN).
+        """
+        z = _as_array(logits)  # (V,)
+        allowed = None
+        if mask is not None:
+            allowed = _as_mask(mask, z.shape[0])  # (V,)
+            if not allowed.any():
+                raise ValueError("the mask forbids every token")
+        if self._temperature <= 0.0:
+            if allowed is not None:
+                z = np.where(allowed, z, -np.inf)  # (V,)
+            best = int(np.argmax(z))
+            if not z[best] > -np.inf:  # False for NaN too
+                raise ValueError("no allowed token has a finite logit")
+            return best
+        w = z.astype(np.float64) / self._temperature  # (V,)
+        if allowed is not None:
+            w[~allowed] = -np.inf
+        top = w.max()  # NaN if any logit is NaN
+        if not math.isfinite(top):
+            raise ValueError("logits give no probability to any allowed token")
+        w -= top  # exp cannot overflow: the top logit becomes 0
+        p = np.exp(w, out=w)  # (V,) unnormalised probabilities
+        if self._top_p < 1.0:
+            order = np.argsort(-p, kind="stable")  # most probable first
+            cum = np.cumsum(p[order])  # (V,)
+            # Smallest prefix reaching top_p: the first index whose cumulative mass does.
+            keep = int(np.searchsorted(cum, self._top_p * cum[-1], side="left")) + 1
+            cum = cum[:keep]
+            return int(order[self._pick(cum)])
+        cum = np.cumsum(p)  # (V,)
+        return self._pick(cum)
+
+    def _pick(self, cum: np.ndarray) -> int:
+        # Inverse CDF: the first index whose cumulative mass exceeds u * total. side="right"
+        # steps over zero-probability (masked) entries.
+        total = cum[-1]
+        i = int(np.searchsorted(cum, self._uniform() * total, side="right"))
+        if i == cum.shape[0]:  # u * total rounded up to total: the last token with mass
+            i = int(np.searchsorted(cum, total, side="left"))
+        return i
+
+    def sample_frame(
+        self, logits: Tensor | np.ndarray, mask: Mask | None = None
+    ) -> tuple[int, ...]:
+        """Sorted indices of the keys that sound: each key on with sigmoid(logit / T).
+
+        Keys are drawn independently (one uniform per key per call, masked or not, so the
+        draws stay in step); keys that ``mask`` forbids are never on.
+        """
+        z = _as_array(logits)  # (K,)
+        if self._temperature <= 0.0:
+            on = z > 0.0  # (K,) sigmoid > 0.5
+        else:
+            k = z.shape[0]
+            if self._u is None or self._u.shape[0] != k:
+                self._u = torch.empty(k, dtype=torch.float64)
+            torch.rand(k, generator=self._generator, dtype=torch.float64, out=self._u)
+            e = z.astype(np.float64) / -self._temperature  # (K,) -z/T
+            np.clip(e, -500.0, 500.0, out=e)  # keeps exp finite at tiny temperatures
+            np.exp(e, out=e)
+            e += 1.0
+            on = self._u.numpy() * e < 1.0  # (K,) u < sigmoid(z/T) = 1 / (1 + exp(-z/T))
+        if mask is not None:
+            on &= _as_mask(mask, z.shape[0])
+        return tuple(np.flatnonzero(on).tolist())
