@@ -1,0 +1,457 @@
+"""The ``livegen`` command line: subcommands, their help, and one-line errors.
+
+Nothing heavy is imported at module level: torch, mido and the model load inside the
+subcommand that needs them, so ``livegen --help`` answers at once. Every failure a
+user can cause (a bad path, a foreign checkpoint, a malformed MIDI file, a bad
+config) ends as ``livegen: error: <one line>`` and exit status 2, without a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import sys
+import textwrap
+from collections.abc import Sequence
+from pathlib import Path
+
+from livegen import __version__
+
+PROG = "livegen"
+ROOT = Path(__file__).resolve().parent.parent
+PRIMERS = ROOT / "configs" / "primers"
+DEFAULT_CHECKPOINT = "folk_melody"
+# The shipped primer that suits a codec: a tune for melody models, chords for the others.
+DEFAULT_PRIMERS = {"melody": "folk.mid"}
+DEFAULT_PRIMER = "chorale.mid"
+LIVE_ENGINE_MISSING = (
+    "the live engine (ports, clock, panel) is not in this version yet; "
+    "use 'livegen generate' for offline continuation"
+)
+
+# Modules whose error class means "the user asked for something that cannot be done".
+_EXPECTED = (
+    ("livegen.checkpoint", "CheckpointError"),
+    ("livegen.data", "DataError"),
+    ("livegen.generate", "GenerateError"),
+    ("livegen.config", "ConfigError"),
+    ("livegen.codecs.base", "CodecError"),
+    ("livegen.midi_io", "PortError"),
+)
+
+
+class CliError(Exception):
+    """A command-line problem found by livegen itself, reported as one line."""
+
+
+# ---- parser -----------------------------------------------------------------------------------
+class _Formatter(argparse.RawDescriptionHelpFormatter):
+    """Append real defaults to option help; keep descriptions and examples as written."""
+
+    def _get_help_string(self, action: argparse.Action) -> str:
+        help_text = action.help or ""
+        if action.default not in (None, False, argparse.SUPPRESS) and action.option_strings:
+            help_text += " (default: %(default)s)"
+        return help_text
+
+
+def _para(*paragraphs: str) -> str:
+    """Descriptions wrapped here, since the formatter keeps them as written (for the epilogs)."""
+    return "\n\n".join(textwrap.fill(p, 80) for p in paragraphs)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        formatter_class=_Formatter,
+        description=_para(
+            "livegen: real-time MIDI continuation with a stateful LSTM stepped once per clock "
+            "tick.",
+            "Train models with 'python train.py --config configs/<recipe>.yaml'.",
+        ),
+        epilog="examples:\n"
+        "  livegen generate -o out.mid --plot out.png\n"
+        "  livegen generate --checkpoint chorale_poly --primer my_phrase.mid -o out.mid\n"
+        "  livegen info folk_melody\n"
+        "  livegen ports\n\n"
+        "'livegen <command> --help' describes each command.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="<command>")
+
+    gen = sub.add_parser(
+        "generate",
+        formatter_class=_Formatter,
+        help="continue a primer MIDI file offline and write the result",
+        description=_para(
+            "Continue a primer offline: the model listens to the primer tick by tick (as the "
+            "live engine would), then plays on for --bars bars from where the primer's last "
+            "note ends.",
+            "The output MIDI has the primer on track 1 (channel 1) and the continuation on "
+            "track 2 (channel 2), at the primer's tempo. The same --seed gives the same "
+            "continuation.",
+        ),
+        epilog="examples:\n"
+        "  livegen generate -o out.mid\n"
+        "  livegen generate --checkpoint checkpoints/my_model.pt --primer call.mid "
+        "--bars 16 --temperature 0.8 --seed 7 -o answer.mid --plot answer.png",
+    )
+    gen.add_argument(
+        "--checkpoint",
+        default=DEFAULT_CHECKPOINT,
+        metavar="NAME|PATH",
+        help="a shipped model's name (checkpoints/NAME.pt) or a checkpoint file",
+    )
+    gen.add_argument(
+        "--primer",
+        type=Path,
+        metavar="FILE.mid",
+        help="the phrase to continue (drums on channel 10 are ignored); default: "
+        f"{PRIMERS.relative_to(ROOT)}/folk.mid for melody models, chorale.mid for the others",
+    )
+    gen.add_argument(
+        "--bars",
+        type=_positive_int,
+        default=8,
+        metavar="N",
+        help="length of the continuation in bars",
+    )
+    gen.add_argument(
+        "--temperature",
+        type=_non_negative_float,
+        metavar="T",
+        default=0.9,
+        help="sampling temperature; 0 always picks the likeliest token",
+    )
+    gen.add_argument(
+        "--top-p",
+        type=_probability,
+        metavar="P",
+        default=1.0,
+        help="nucleus sampling: draw only from the likeliest tokens holding this much "
+        "probability (1 = off)",
+    )
+    gen.add_argument(
+        "--seed",
+        type=int,
+        metavar="N",
+        help="random seed (default: a fresh one, printed for reuse)",
+    )
+    gen.add_argument(
+        "--beats-per-bar",
+        type=_positive_float,
+        metavar="QUARTERS",
+        help="quarter notes per bar (default: the primer's time signature, else 4)",
+    )
+    gen.add_argument(
+        "--device",
+        default="cpu",
+        metavar="DEVICE",
+        help="where the model steps: cpu, cuda, or auto",
+    )
+    gen.add_argument(
+        "-o", "--output", type=Path, required=True, metavar="OUT.mid", help="MIDI file to write"
+    )
+    gen.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw a piano roll PNG")
+    gen.set_defaults(func=cmd_generate)
+
+    info = sub.add_parser(
+        "info",
+        formatter_class=_Formatter,
+        help="describe a checkpoint: codec, sizes, data, metrics",
+        description=_para(
+            "Describe a checkpoint without running it: codec and its parameters, ticks per "
+            "quarter, model sizes and parameter count, file size, training data, validation "
+            "metrics, training time, and which step path this machine would use."
+        ),
+        epilog="examples:\n  livegen info folk_melody\n  livegen info runs/x/best.pt",
+    )
+    info.add_argument(
+        "checkpoint", metavar="CHECKPOINT", help="a shipped model's name or a checkpoint file"
+    )
+    info.add_argument(
+        "--device", default="cpu", help="device to report the step path for: cpu, cuda, auto"
+    )
+    info.set_defaults(func=cmd_info)
+
+    ports = sub.add_parser(
+        "ports",
+        formatter_class=_Formatter,
+        help="list the MIDI input and output ports livegen can see",
+        description=_para(
+            "List the MIDI input and output ports a backend sees, to connect livegen to named "
+            "ports instead of its virtual ones."
+        ),
+    )
+    ports.add_argument(
+        "--backend",
+        default="auto",
+        metavar="NAME",
+        help="MIDI backend: auto, alsa, jack, coremidi or windows; auto picks ALSA on Linux "
+        "(JACK when there is no ALSA sequencer), CoreMIDI on macOS",
+    )
+    ports.set_defaults(func=cmd_ports)
+
+    run = sub.add_parser(
+        "run",
+        formatter_class=_Formatter,
+        help="play live (not in this version yet)",
+        description=_para(
+            "Play live through virtual MIDI ports with the terminal panel.",
+            LIVE_ENGINE_MISSING[0].upper() + LIVE_ENGINE_MISSING[1:] + ".",
+        ),
+    )
+    run.set_defaults(func=cmd_run)
+    return parser
+
+
+def _number(text: str, kind: type = float) -> float:
+    try:
+        return kind(text)
+    except ValueError:
+        what = "a whole number" if kind is int else "a number"
+        raise argparse.ArgumentTypeError(f"{text!r} is not {what}") from None
+
+
+def _positive_int(text: str) -> int:
+    value = int(_number(text, int))
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, not {value}")
+    return value
+
+
+def _positive_float(text: str) -> float:
+    value = _number(text)
+    if not value > 0:  # also refuses nan
+        raise argparse.ArgumentTypeError(f"must be positive, not {text}")
+    return value
+
+
+def _non_negative_float(text: str) -> float:
+    value = _number(text)
+    if not value >= 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, not {text}")
+    return value
+
+
+def _probability(text: str) -> float:
+    value = _number(text)
+    if not 0 < value <= 1:
+        raise argparse.ArgumentTypeError(f"must be in (0, 1], not {text}")
+    return value
+
+
+# ---- commands -----------------------------------------------------------------------------------
+def cmd_generate(args: argparse.Namespace) -> int:
+    import torch
+
+    from livegen import checkpoint
+    from livegen.generate import continue_piece, read_midi, write_midi
+
+    # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
+    torch.set_num_threads(1)
+    device = _device(args.device)
+    for out in (args.output, args.plot):  # fail before the work, not after it
+        if out is not None and not out.parent.is_dir():
+            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
+    path = checkpoint.resolve(args.checkpoint)
+    loaded = checkpoint.load(path, device="cpu")
+    codec = loaded.codec
+    primer_path = args.primer or PRIMERS / DEFAULT_PRIMERS.get(codec.name, DEFAULT_PRIMER)
+    score = read_midi(primer_path)
+    if len(score.notes) == 0:
+        raise CliError(f"{primer_path}: the primer has no notes (drums on channel 10 are skipped)")
+    beats_per_bar = args.beats_per_bar or score.beats_per_bar
+    # A drawn seed is printed, so a continuation worth keeping can be made again.
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
+
+    primer, continuation = continue_piece(
+        loaded,
+        score.notes,
+        bars=args.bars,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=seed,
+        beats_per_bar=beats_per_bar,
+        device=device,
+    )
+    write_midi(args.output, primer, continuation, bpm=score.bpm, beats_per_bar=beats_per_bar)
+    print(
+        f"{path.name} ({codec.describe()}) continued {primer_path.name} "
+        f"for {args.bars} bar{'s' if args.bars > 1 else ''} "
+        f"at temperature {args.temperature:g}, seed {seed}"
+    )
+    n_primer, n_continued = len(primer), len(continuation)
+    print(f"wrote {args.output}: primer {n_primer} notes, continuation {n_continued} notes")
+    if args.plot:
+        from livegen.plot import plot_pianoroll
+
+        title = f"{path.stem} ({codec.name}) after {primer_path.name}"
+        title += f", temperature {args.temperature:g}, seed {seed}"
+        plot_pianoroll(primer, continuation, args.plot, title=title, beats_per_bar=beats_per_bar)
+        print(f"wrote {args.plot}")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    import torch
+
+    from livegen import checkpoint
+    from livegen.model import make_stepper
+
+    torch.set_num_threads(1)
+    loaded = checkpoint.load(checkpoint.resolve(args.checkpoint), device="cpu")
+    device = _device(args.device)
+    stepper = make_stepper(loaded.model, device)
+    info = checkpoint.summary(loaded)
+    print("\n".join(_info_lines(info, loaded.meta, getattr(stepper, "name", "?"), device)))
+    return 0
+
+
+def _info_lines(info: dict, meta: dict, step_path: str, device: str) -> list[str]:
+    """``checkpoint.summary`` as aligned lines; absent values are left out, not shown as None."""
+    params = ", ".join(f"{k}={v}" for k, v in info["codec_params"].items())
+    low, high = info["pitch_range"]
+    lines = [
+        ("model", f"{info['name']}  ({info['path']}, {_size(info['file_size'])})"),
+        ("codec", f"{info['codec']}({params})"),
+        ("grid", f"{info['ticks_per_quarter']} ticks per quarter, pitches {low}..{high}"),
+        (
+            "sizes",
+            f"vocabulary {info['vocab_size']}, {info['n_layer']} layers x {info['n_hidden']} "
+            f"hidden, embedding {info['n_embd']}",
+        ),
+        ("parameters", f"{info['parameters']:,}"),
+    ]
+    data = meta.get("data") or {}
+    source = info.get("data_source")
+    if source:
+        text = str(source)
+        pieces = info.get("pieces")
+        if isinstance(pieces, dict):
+            text += " (" + ", ".join(f"{v} {k}" for k, v in pieces.items()) + " pieces)"
+        elif pieces is not None:
+            text += f" ({pieces} pieces)"
+        if data.get("transpose"):
+            text += f", transposed +-{data['transpose']}"
+        lines.append(("data", text))
+    scores = []
+    unit = info.get("nll_unit") or "nats"
+    for key, label in (
+        ("val_nll", "val NLL"),
+        ("val_acc", "val accuracy"),
+        ("test_nll", "test NLL"),
+    ):
+        if info.get(key) is not None:
+            scores.append(f"{label} {info[key]:.4f}")
+    if scores:
+        epoch = f" (best epoch {info['best_epoch']})" if info.get("best_epoch") is not None else ""
+        lines.append(("metrics", f"{', '.join(scores)}{epoch}; NLL in {unit}"))
+    if info.get("train_seconds") is not None:
+        machine = (meta.get("metrics") or {}).get("machine")
+        lines.append(
+            ("training", _duration(info["train_seconds"]) + (f" on {machine}" if machine else ""))
+        )
+    made = [str(info[k]) for k in ("created", "livegen_version") if info.get(k)]
+    if made:
+        lines.append(("written", " by livegen ".join(made)))
+    lines.append(("step path", f"{step_path} (device {device}, this machine)"))
+    width = max(len(k) for k, _ in lines) + 2
+    return [f"{k + ':':<{width}}{v}" for k, v in lines]
+
+
+def _duration(seconds: float) -> str:
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def _size(n: int | None) -> str:
+    if n is None:
+        return "size unknown"
+    if n < 1024:
+        return f"{n} B"
+    if n < 1024**2:
+        return f"{n / 1024:.1f} KiB"
+    return f"{n / 1024**2:.1f} MiB"
+
+
+def _device(name: str) -> str:
+    """A device name checked against this machine, so a bad one is a line, not a traceback."""
+    import torch
+
+    if name == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise CliError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise CliError(f"device {name!r}: CUDA is not available on this machine; use cpu")
+    if device.type not in ("cpu", "cuda"):
+        raise CliError(f"device {name!r} is not supported; use cpu, cuda, cuda:N or auto")
+    return str(device)
+
+
+def cmd_ports(args: argparse.Namespace) -> int:
+    from livegen.midi_io import list_ports
+
+    ports = list_ports(args.backend)
+    for direction in ("inputs", "outputs"):
+        names = ports.get(direction) or []
+        print(f"{direction}:")
+        print("\n".join(f"  {name}" for name in names) if names else "  (none)")
+    return 0
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    print(f"{PROG}: error: {LIVE_ENGINE_MISSING}", file=sys.stderr)
+    return 2
+
+
+# ---- entry point -------------------------------------------------------------------------------
+def _expected_errors() -> tuple[type[BaseException], ...]:
+    """Error classes meaning bad input, from the modules loaded so far (imports stay lazy)."""
+    classes: list[type[BaseException]] = [CliError, FileNotFoundError, IsADirectoryError]
+    classes.append(PermissionError)
+    for module, name in _EXPECTED:
+        cls = getattr(sys.modules.get(module), name, None)
+        if isinstance(cls, type) and issubclass(cls, BaseException):
+            classes.append(cls)
+    return tuple(classes)
+
+
+def _error_line(error: BaseException) -> str:
+    if isinstance(error, OSError) and error.filename is not None and error.strerror:
+        return f"{error.filename}: {error.strerror}"
+    text = " ".join(str(error).split())
+    return text or type(error).__name__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``livegen``; returns the exit status (0 ok, 2 on an expected error)."""
+    parser = build_parser()
+    args, unknown = parser.parse_known_args(argv)
+    # `run` takes the coming engine's options silently, so they meet its message, not a usage error.
+    if unknown and args.command != "run":
+        parser.error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        # Bare `livegen` will open the live panel; until it exists say so, not pretend.
+        print(f"{PROG}: error: {LIVE_ENGINE_MISSING}; see '{PROG} --help'", file=sys.stderr)
+        return 2
+    try:
+        return args.func(args)
+    except KeyboardInterrupt:
+        print(f"{PROG}: interrupted", file=sys.stderr)
+        return 130
+    except Exception as e:
+        if not isinstance(e, _expected_errors()):
+            raise
+        print(f"{PROG}: error: {_error_line(e)}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

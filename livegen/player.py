@@ -1,0 +1,145 @@
+"""The Player: model + codec + state + sampler. It hears a tick and answers the next one.
+
+Offline generation and the live engine both drive a Player the same way, one call per
+tick, so an offline and a live answer are the same for the same seed and input.
+
+Each tick the Player feeds everything that sounded (the musician's notes merged with
+its own) into the LSTM state: teacher forcing, always, so the state follows the whole
+session. To answer, it plans the next tick on a *fork* of the state: it samples the
+tick's tokens there, feeding each back, under the codec's grammar. When the next tick
+comes and what sounded is exactly what it planned (the usual case), the fork simply
+becomes the state, so nothing is stepped twice; when the musician played too, the
+merged tick is fed to the real state instead and the fork is thrown away.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from livegen.codecs.base import Accept, Codec, Token
+from livegen.model import LSTMModel, make_stepper
+from livegen.notes import EMPTY_TICK, Tick
+from livegen.sampling import Sampler
+
+
+@dataclass(frozen=True, slots=True)
+class Plan:
+    """The answer for the next tick, and the tokens it fed to the fork."""
+
+    tokens: tuple[Token, ...]
+    tick: Tick
+
+
+class Player:
+    """Listen to a tick, answer a tick; holds the LSTM state for the whole session."""
+
+    def __init__(
+        self, model: LSTMModel, codec: Codec, sampler: Sampler, device: str | torch.device = "cpu"
+    ) -> None:
+        self.model = model
+        self.codec = codec
+        self.sampler = sampler
+        self.stepper = make_stepper(model, device)
+        self.frames = codec.head == "sigmoid"
+        self.key_mask: np.ndarray | None = None  # key/scale lock over the vocabulary (or keys)
+        self._frame = torch.zeros(codec.vocab_size)  # reused input buffer for pianoroll frames
+        self.reset()
+
+    # ---- session -------------------------------------------------------------------------
+    def reset(self) -> None:
+        """Forget the session: zero state, nothing sounding, no plan."""
+        self.state = self.stepper.new_state()
+        self.fork = self.stepper.new_state()
+        self.stream = self.codec.stream()
+        self.logits = torch.zeros(self.codec.vocab_size)
+        self._fork_logits = torch.zeros(self.codec.vocab_size)
+        self.heard_anything = False  # no logits before the first fed token
+        self.plan: Plan | None = None
+        self.sounding: set[int] = set()  # pitches the Player struck that still sound
+        self._pending_offs: tuple[int, ...] = ()
+        self.ticks = 0
+
+    def set_key_mask(self, allowed_pitches) -> None:
+        """Only strike pitches in ``allowed_pitches`` (None lifts the lock)."""
+        if allowed_pitches is None:
+            self.key_mask = None
+        else:
+            self.key_mask = self.codec.pitch_mask(allowed_pitches)
+
+    def cancel(self) -> Tick:
+        """Drop the plan and release the Player's own notes (stop, panic, mode change).
+
+        Returns the note-offs the caller must send; the state hears them at the next tick.
+        """
+        self.plan = None
+        offs = tuple(sorted(self.sounding))
+        self.sounding.clear()
+        self._pending_offs = tuple(sorted(set(self._pending_offs) | set(offs)))
+        return Tick(offs=offs)
+
+    # ---- the tick ------------------------------------------------------------------------
+    def step(self, heard: Tick, play: bool) -> Tick:
+        """Tick n: take in what sounded at n, and plan tick n+1 if ``play``.
+
+        ``heard`` is the musician's part of tick n; the Player adds its own plan for n.
+        Returns the note events the Player plans for tick n+1 (empty when not playing).
+        """
+        planned = self.plan.tick if self.plan is not None else EMPTY_TICK
+        if self._pending_offs:
+            planned = planned.merge(Tick(offs=self._pending_offs))
+            self._pending_offs = ()
+        tokens = self.stream.listen(heard.merge(planned))
+        if self.plan is not None and tuple(tokens) == self.plan.tokens:
+            # What sounded is what was planned: the fork already holds this state.
+            self.state, self.fork = self.fork, self.state
+            self.logits, self._fork_logits = self._fork_logits, self.logits
+            self.heard_anything = self.heard_anything or bool(tokens)
+        else:
+            for token in tokens:
+                self.logits.copy_(self._feed(token, self.state))
+                self.heard_anything = True
+        self.plan = None
+        self.ticks += 1
+        if not play or not self.heard_anything:
+            return EMPTY_TICK
+        self.plan = self._plan()
+        tick = self.plan.tick
+        self.sounding.difference_update(tick.offs)
+        self.sounding.update(p for p, _ in tick.ons)
+        return tick
+
+    def _feed(self, token: Token, state) -> torch.Tensor:
+        if self.frames:
+            self._frame.zero_()
+            if token:
+                self._frame[list(token)] = 1.0
+            return self.stepper(self._frame, state)
+        return self.stepper(token, state)
+
+    def _plan(self) -> Plan:
+        """Sample the next tick's tokens on a fork of the state."""
+        self.stepper.copy_state(self.fork, self.state)
+        stream = self.stream.copy()
+        stream.begin()
+        logits = self.logits
+        fed: list[Token] = []
+        for _ in range(self.codec.max_tokens_per_tick + 1):
+            mask = stream.mask()
+            if self.key_mask is not None:
+                mask = self.key_mask if mask is None else (mask & self.key_mask)
+            if self.frames:
+                token: Token = self.sampler.sample_frame(logits, mask)
+            else:
+                token = self.sampler.sample(logits, mask)
+            verdict = stream.accept(token)
+            if verdict is Accept.DROP:
+                break
+            logits = self._feed(token, self.fork)
+            fed.append(token)
+            if verdict is Accept.FINAL:
+                break
+        self._fork_logits.copy_(logits)
+        return Plan(tuple(fed), stream.answer())

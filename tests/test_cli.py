@@ -1,0 +1,116 @@
+"""The ``livegen`` command line, run in-process: help, info, generate, one-line errors."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mido
+import pytest
+import torch
+
+from livegen import checkpoint
+from livegen.cli import main
+from livegen.codecs import make_codec
+from livegen.model import LSTMModel, ModelConfig
+
+
+def run(argv: list[str]) -> int:
+    try:
+        return main(argv)
+    except SystemExit as e:  # argparse exits for --help and usage errors
+        return int(e.code or 0)
+
+
+@pytest.fixture(scope="module")
+def tiny_ckpt(tmp_path_factory) -> Path:
+    codec = make_codec("melody")
+    torch.manual_seed(0)
+    model = LSTMModel(ModelConfig(vocab_size=codec.vocab_size, n_layer=1, n_hidden=16, n_embd=8))
+    path = tmp_path_factory.mktemp("ckpt") / "tiny_melody.pt"
+    checkpoint.save(
+        path,
+        model,
+        codec,
+        data={"source": "tiny-corpus", "pieces": {"train": 8, "valid": 1, "test": 1}},
+        config={},
+        metrics={"val_nll": 1.25, "val_acc": 0.5, "train_seconds": 3.0, "nll_unit": "nats"},
+    )
+    return path
+
+
+@pytest.mark.parametrize("command", [[], ["generate"], ["info"], ["ports"], ["run"]])
+def test_help(command, capsys):
+    assert run([*command, "--help"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: livegen")
+
+
+def test_info_describes_the_checkpoint(tiny_ckpt, capsys):
+    assert run(["info", str(tiny_ckpt)]) == 0
+    out = capsys.readouterr().out
+    assert "melody(" in out
+    assert "ticks per quarter" in out and "tiny-corpus" in out and "1.2500" in out
+    assert "step path" in out
+
+
+def test_generate_writes_midi_and_png(tiny_ckpt, tmp_path, capsys):
+    out, png = tmp_path / "out.mid", tmp_path / "out.png"
+    argv = ["generate", "--checkpoint", str(tiny_ckpt), "--bars", "2", "--seed", "3"]
+    assert run([*argv, "-o", str(out), "--plot", str(png)]) == 0
+    assert len(mido.MidiFile(out).tracks) == 2
+    assert png.read_bytes().startswith(b"\x89PNG")
+    printed = capsys.readouterr().out
+    assert "seed 3" in printed and str(out) in printed
+    again = tmp_path / "again.mid"
+    assert run([*argv, "-o", str(again)]) == 0
+    assert again.read_bytes() == out.read_bytes()  # same seed, same file
+
+
+def expect_error(argv: list[str], capsys, *fragments: str) -> str:
+    assert run(argv) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("livegen: error: ")
+    assert err.count("\n") == 1 and "Traceback" not in err
+    for fragment in fragments:
+        assert fragment in err
+    return err
+
+
+def test_missing_checkpoint(tmp_path, capsys):
+    missing = tmp_path / "missing.pt"
+    expect_error(["info", str(missing)], capsys, "missing.pt")
+    argv = ["generate", "--checkpoint", "no_such_model_name", "-o", str(tmp_path / "x.mid")]
+    expect_error(argv, capsys, "no_such_model_name")
+
+
+def test_bad_checkpoint_file(tmp_path, capsys):
+    junk = tmp_path / "junk.pt"
+    junk.write_bytes(b"not a checkpoint")
+    expect_error(["info", str(junk)], capsys, "junk.pt")
+
+
+def test_bad_primer(tiny_ckpt, tmp_path, capsys):
+    bad = tmp_path / "bad.mid"
+    bad.write_bytes(b"garbage")
+    argv = ["generate", "--checkpoint", str(tiny_ckpt), "-o", str(tmp_path / "o.mid")]
+    expect_error([*argv, "--primer", str(bad)], capsys, "bad.mid")
+    expect_error([*argv, "--primer", str(tmp_path / "nope.mid")], capsys, "nope.mid")
+
+
+def test_empty_primer(tiny_ckpt, tmp_path, capsys):
+    empty = tmp_path / "empty.mid"
+    midi = mido.MidiFile()
+    midi.tracks.append(mido.MidiTrack([mido.MetaMessage("end_of_track", time=0)]))
+    midi.save(empty)
+    argv = ["generate", "--checkpoint", str(tiny_ckpt), "--primer", str(empty)]
+    expect_error([*argv, "-o", str(tmp_path / "o.mid")], capsys, "empty.mid", "no notes")
+
+
+def test_unwritable_output(tiny_ckpt, tmp_path, capsys):
+    argv = ["generate", "--checkpoint", str(tiny_ckpt), "--bars", "1"]
+    expect_error([*argv, "-o", str(tmp_path / "no" / "dir" / "o.mid")], capsys, "o.mid")
+
+
+def test_run_is_not_here_yet(capsys):
+    expect_error(["run"], capsys, "live engine", "not in this version")
+    expect_error([], capsys, "live engine")

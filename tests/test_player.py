@@ -1,0 +1,200 @@
+"""The Player with tiny random-weight models, one per codec: seeds, grammar, plan adoption,
+teacher forcing of the musician's notes, cancel."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from livegen.codecs import CODECS, make_codec
+from livegen.model import LSTMModel, ModelConfig
+from livegen.notes import EMPTY_TICK, Tick, make_notes, ticks_to_notes
+from livegen.player import Player
+from livegen.sampling import Sampler
+
+CODEC_NAMES = sorted(CODECS)
+
+# Two bars: a melody over held chords, so that every codec has something to listen to.
+PIECE = make_notes(
+    [(72, 0, 1), (74, 1, 1.5), (76, 1.5, 2), (79, 2, 3), (76, 3, 4)]
+    + [(67, 4, 4.5), (69, 4.5, 5), (71, 5, 6), (72, 6, 8, 100)]
+    + [(p, 0, 4, 60) for p in (48, 55, 64)]
+    + [(p, 4, 8, 60) for p in (43, 55, 62)]
+)
+
+
+def tiny_model(codec, seed: int = 0) -> LSTMModel:
+    torch.manual_seed(seed)
+    cfg = ModelConfig(
+        vocab_size=codec.vocab_size,
+        n_layer=2,
+        n_hidden=24,
+        n_embd=8,
+        frame_input=codec.head == "sigmoid",
+    )
+    return LSTMModel(cfg).eval()
+
+
+def make_player(name: str, *, seed: int | None = 1, temperature: float = 1.0) -> Player:
+    codec = make_codec(name)
+    return Player(tiny_model(codec), codec, Sampler(temperature=temperature, seed=seed))
+
+
+def listen_then_play(player: Player, n_play: int) -> list[Tick]:
+    """The piece with play=False, its last tick with play=True, then silence with play=True."""
+    ticks = player.codec.ticks(PIECE)
+    answers = []
+    with torch.no_grad():
+        for tick in ticks[:-1]:
+            assert player.step(tick, play=False) == EMPTY_TICK
+        answers.append(player.step(ticks[-1], play=True))
+        for _ in range(n_play - 1):
+            answers.append(player.step(EMPTY_TICK, play=True))
+    return answers
+
+
+def n_play(name: str) -> int:
+    return 2 * 4 * make_codec(name).ticks_per_quarter  # two bars
+
+
+class CountingStepper:
+    """The Player's stepper, counting model steps."""
+
+    def __init__(self, stepper) -> None:
+        self.inner = stepper
+        self.calls = 0
+
+    def __call__(self, x, state):
+        self.calls += 1
+        return self.inner(x, state)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def tensors(state) -> list[torch.Tensor]:
+    return [t.clone() for t in state]
+
+
+def same_state(a, b) -> bool:
+    return all(torch.equal(x, y) for x, y in zip(a, b, strict=True))
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_same_seed_same_answers(name):
+    first = listen_then_play(make_player(name, seed=7), n_play(name))
+    again = listen_then_play(make_player(name, seed=7), n_play(name))
+    assert first == again
+    assert any(first), "a random model at temperature 1 should play something"
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_temperature_zero_ignores_the_seed(name):
+    a = listen_then_play(make_player(name, seed=1, temperature=0.0), n_play(name))
+    b = listen_then_play(make_player(name, seed=2, temperature=0.0), n_play(name))
+    assert a == b
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_answers_obey_the_grammar(name):
+    player = make_player(name, seed=3)
+    codec = player.codec
+    answers = listen_then_play(player, n_play(name))
+    sounding: set[int] = set()
+    n_ons = 0
+    for tick in answers:
+        assert set(tick.offs) <= sounding, "an off for a note the Player is not playing"
+        for pitch, velocity in tick.ons:
+            assert codec.low <= pitch <= codec.high
+            assert 1 <= velocity <= 127
+        sounding.difference_update(tick.offs)
+        sounding.update(p for p, _ in tick.ons)
+        n_ons += len(tick.ons)
+    assert sounding == player.sounding
+    # Every on becomes one note; cancel() ends whatever still sounds.
+    assert len(ticks_to_notes(answers, codec.ticks_per_quarter)) == n_ons
+    assert set(player.cancel().offs) == sounding
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_an_adopted_plan_is_not_stepped_twice(name):
+    player = make_player(name, seed=5)
+    listen_then_play(player, 2)
+    counter = CountingStepper(player.stepper)
+    player.stepper = counter
+    for _ in range(n_play(name)):
+        plan = player.plan
+        assert plan is not None
+        counter.calls = 0
+        player.step(EMPTY_TICK, play=True)
+        # The fork already heard the plan: the only steps are the next plan's tokens.
+        assert counter.calls == len(player.plan.tokens), f"plan {plan} was stepped again"
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_the_musician_playing_during_a_plan_is_fed(name):
+    player = make_player(name, seed=11)
+    listen_then_play(player, 4)
+    codec = player.codec
+    plan = player.plan
+    assert plan is not None
+    # The highest key that changes what the stream hears (melody's skyline keeps the top).
+    for pitch in range(codec.high, codec.low - 1, -1):
+        heard = Tick(ons=((pitch, 90),))
+        expected = player.stream.copy().listen(heard.merge(plan.tick))
+        if tuple(expected) != plan.tokens:
+            break
+    else:
+        pytest.fail("no key changes the planned tick")
+    before, fork = tensors(player.state), tensors(player.fork)
+    counter = CountingStepper(player.stepper)
+    player.stepper = counter
+    player.step(heard, play=False)
+    assert counter.calls == len(expected)  # the merged tick, on the real state
+    assert player.plan is None
+    assert not same_state(player.state, fork), "the planning fork was adopted"
+    assert not same_state(player.state, before)
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_cancel_releases_notes_and_the_state_hears_it(name):
+    player = make_player(name, seed=13)
+    ticks = player.codec.ticks(PIECE)
+    for tick in ticks[:-1]:
+        player.step(tick, play=False)
+    player.step(ticks[-1], play=True)
+    for _ in range(4 * n_play(name)):
+        if player.sounding:
+            break
+        player.step(EMPTY_TICK, play=True)
+    sounding = set(player.sounding)
+    assert sounding, "the tiny model never struck a note"
+
+    offs = player.cancel()
+    assert offs.offs == tuple(sorted(sounding)) and not offs.ons
+    assert player.plan is None and not player.sounding
+
+    heard_by_stream: list[Tick] = []
+    listen = player.stream.listen
+    player.stream.listen = lambda tick: heard_by_stream.append(tick) or listen(tick)
+    assert player.step(EMPTY_TICK, play=False) == EMPTY_TICK
+    assert set(heard_by_stream[0].offs) == sounding
+    player.step(EMPTY_TICK, play=False)
+    assert not heard_by_stream[1].offs  # sent once, not again
+
+
+def test_not_playing_plans_nothing():
+    player = make_player("melody")
+    for tick in player.codec.ticks(PIECE):
+        assert player.step(tick, play=False) == EMPTY_TICK
+        assert player.plan is None
+    assert player.ticks == len(player.codec.ticks(PIECE))
+
+
+def test_key_mask_limits_the_pitches():
+    player = make_player("poly", seed=2)
+    c_major = [p for p in range(128) if p % 12 in (0, 2, 4, 5, 7, 9, 11)]
+    player.set_key_mask(c_major)
+    answers = listen_then_play(player, 4 * n_play("poly"))
+    struck = {p for tick in answers for p, _ in tick.ons}
+    assert struck and struck <= set(c_major)
