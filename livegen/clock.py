@@ -1,0 +1,232 @@
+"""Clocks: when each tick happens.
+
+``InternalClock`` keeps fixed deadlines ``anchor + (n - anchor_tick) * period``
+on ``time.perf_counter`` and sleeps then spins to each one, so lateness never
+accumulates; a tempo change re-anchors at the last tick reached. ``MidiClockFollower``
+turns a DAW's MIDI clock (24 pulses per quarter, Start, Stop, Continue, Song
+Position) into ticks and a tempo estimate. ``ClockSender`` gives the pulse times
+for livegen to lead with its own MIDI clock. Time and sleep are injectable so
+the tests run on a fake clock.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import mido
+
+PPQN = 24  # MIDI clock pulses per quarter note
+SPIN = 0.001  # sleep until this long before a deadline, then spin
+SONGPOS_PULSES = 6  # a Song Position unit is a sixteenth note
+
+
+def tick_period(bpm: float, ticks_per_quarter: int) -> float:
+    """Seconds per tick."""
+    if not bpm > 0:
+        raise ValueError(f"tempo must be positive, got {bpm} BPM")
+    return 60.0 / (bpm * ticks_per_quarter)
+
+
+def pulses_per_tick(ticks_per_quarter: int) -> int:
+    if ticks_per_quarter <= 0 or PPQN % ticks_per_quarter:
+        raise ValueError(
+            f"ticks_per_quarter must divide {PPQN} to follow MIDI clock, got {ticks_per_quarter}"
+        )
+    return PPQN // ticks_per_quarter
+
+
+class InternalClock:
+    """Tick deadlines at a tempo, from ``perf_counter``; never drifting.
+
+    ``start()`` puts tick 0 (or a given tick) at now; ``wait(n)`` returns at
+    tick n's deadline. A tempo set between ticks n and n+1 takes effect for
+    tick n+1: its deadline is tick n's deadline plus the new period.
+    """
+
+    def __init__(
+        self,
+        bpm: float = 120.0,
+        ticks_per_quarter: int = 4,
+        *,
+        now: Callable[[], float] = time.perf_counter,
+        sleep: Callable[[float], None] = time.sleep,
+        spin: float = SPIN,
+    ):
+        self.ticks_per_quarter = ticks_per_quarter
+        self._bpm = float(bpm)
+        self._period = tick_period(bpm, ticks_per_quarter)
+        self._now = now
+        self._sleep = sleep
+        self._spin = spin
+        self._anchor_time = 0.0  # deadline of _anchor_tick
+        self._anchor_tick = 0
+        self.last_tick = -1  # the last tick waited for (where a tempo change anchors)
+        self.started = False
+
+    @property
+    def bpm(self) -> float:
+        return self._bpm
+
+    @property
+    def period(self) -> float:
+        """Seconds per tick at the current tempo."""
+        return self._period
+
+    def start(self, at: float | None = None, tick: int = 0) -> None:
+        """Put ``tick``'s deadline at ``at`` (default: now)."""
+        self._anchor_time = self._now() if at is None else at
+        self._anchor_tick = tick
+        self.last_tick = tick - 1
+        self.started = True
+
+    def set_tempo(self, bpm: float) -> None:
+        """Change tempo from the next tick on (the deadlines up to the last tick stay).
+
+        Call it from the thread that waits (the engine applies controls between ticks).
+        """
+        period = tick_period(bpm, self.ticks_per_quarter)
+        if self.started and self.last_tick >= self._anchor_tick:
+            self._anchor_time = self.deadline(self.last_tick)
+            self._anchor_tick = self.last_tick
+        self._bpm = float(bpm)
+        self._period = period
+
+    def deadline(self, n: int) -> float:
+        """When tick ``n`` is due (perf_counter seconds)."""
+        return self._anchor_time + (n - self._anchor_tick) * self._period
+
+    def tick_at(self, t: float) -> int:
+        """The last tick whose deadline is at or before ``t``."""
+        return self._anchor_tick + int((t - self._anchor_time) // self._period)
+
+    def wait(self, n: int) -> float:
+        """Return at tick ``n``'s deadline; the result is how late (seconds, >= 0)."""
+        if not self.started:
+            self.start()
+        late = self.wait_until(self.deadline(n))
+        self.last_tick = n
+        return late
+
+    def wait_until(self, t: float) -> float:
+        """Sleep until ``spin`` before ``t``, then spin to it; returns lateness (>= 0).
+
+        Each sleep is computed from the deadline, so an oversleep is never carried on.
+        """
+        now, sleep, spin = self._now, self._sleep, self._spin
+        while True:
+            left = t - now()
+            if left <= 0:
+                return -left
+            if left > spin:
+                sleep(left - spin)
+            else:
+                sleep(0)  # yields the GIL to the MIDI input thread while spinning
+
+
+@dataclass(frozen=True, slots=True)
+class ClockEvent:
+    """What a MIDI clock message meant.
+
+    kind: "tick" (``tick`` is due now), "start", "stop", "continue" or "position"
+    (``tick`` is where playback will resume). ``time`` is the message's stamp.
+    """
+
+    kind: str
+    tick: int
+    time: float
+
+
+class MidiClockFollower:
+    """Ticks and tempo from MIDI clock: feed it every ``(stamp, msg)`` from the input.
+
+    Per the MIDI spec the first pulse after Start is the downbeat (tick 0), and
+    after Continue the first pulse is the stored song position. "stop" must reach
+    the engine so it can silence its output.
+    """
+
+    def __init__(self, ticks_per_quarter: int = 4, *, history: int = PPQN, max_gap: float = 0.5):
+        self.ticks_per_quarter = ticks_per_quarter
+        self.pulses_per_tick = pulses_per_tick(ticks_per_quarter)
+        self.running = False
+        self.position = 0  # pulses since the song's start: the next pulse's index
+        self._intervals: deque[float] = deque(maxlen=history)
+        self._last_pulse: float | None = None
+        self._max_gap = max_gap  # a longer pause between pulses is a gap, not a tempo
+
+    @property
+    def tick(self) -> int:
+        """The tick the next pulse falls in."""
+        return self.position // self.pulses_per_tick
+
+    @property
+    def bpm(self) -> float | None:
+        """Tempo from the median of recent pulse intervals; None until a few arrived."""
+        if len(self._intervals) < 3:
+            return None
+        return 60.0 / (statistics.median(self._intervals) * PPQN)
+
+    def feed(self, stamp: float, msg: mido.Message) -> ClockEvent | None:
+        kind = msg.type
+        if kind == "clock":
+            return self._pulse(stamp)
+        if kind == "start":
+            self.position = 0
+            self.running = True
+            return ClockEvent("start", 0, stamp)
+        if kind == "stop":
+            self.running = False
+            return ClockEvent("stop", self.tick, stamp)
+        if kind == "continue":
+            self.running = True
+            return ClockEvent("continue", self.tick, stamp)
+        if kind == "songpos":
+            self.position = msg.pos * SONGPOS_PULSES
+            # The first tick at or after the position.
+            return ClockEvent("position", -(-self.position // self.pulses_per_tick), stamp)
+        return None
+
+    def _pulse(self, stamp: float) -> ClockEvent | None:
+        last, self._last_pulse = self._last_pulse, stamp
+        if last is not None and 0 < stamp - last <= self._max_gap:
+            self._intervals.append(stamp - last)
+        if not self.running:
+            return None  # DAWs keep sending clock while stopped: tempo only
+        position = self.position
+        self.position += 1
+        if position % self.pulses_per_tick == 0:
+            return ClockEvent("tick", position // self.pulses_per_tick, stamp)
+        return None
+
+
+class ClockSender:
+    """The MIDI clock pulses livegen sends when it leads, from an InternalClock's deadlines.
+
+    The pulses of tick ``n`` fall at ``deadline(n) + k * period / pulses_per_tick``,
+    so they follow tempo changes at the same tick as the notes.
+    """
+
+    CLOCK = mido.Message("clock")
+    START = mido.Message("start")
+    STOP = mido.Message("stop")
+
+    def __init__(self, clock: InternalClock):
+        self.clock = clock
+        self.pulses_per_tick = pulses_per_tick(clock.ticks_per_quarter)
+
+    def pulse_times(self, n: int) -> list[float]:
+        """perf_counter times of the pulses in tick ``n`` (the first is on the deadline)."""
+        start = self.clock.deadline(n)
+        step = self.clock.period / self.pulses_per_tick
+        return [start + k * step for k in range(self.pulses_per_tick)]
+
+    def schedule(self, n: int, *, start: bool = False) -> list[tuple[float, mido.Message]]:
+        """``(time, message)`` pairs for tick ``n``; ``start`` adds a Start before the pulses."""
+        times = self.pulse_times(n)
+        out = [(t, self.CLOCK) for t in times]
+        if start:
+            out.insert(0, (times[0], self.START))
+        return out

@@ -1,0 +1,203 @@
+"""livegen's ports on a real JACK server, driven by a separate peer process."""
+
+from __future__ import annotations
+
+import statistics
+import time
+
+import mido
+import pytest
+
+from livegen.clock import InternalClock
+from livegen.midi_io import PortError, list_ports, open_ports
+from livegen.scheduler import Scheduler
+
+pytestmark = pytest.mark.jack
+
+
+@pytest.fixture
+def ports(jack_server):
+    p = open_ports(backend="jack")
+    yield p
+    p.close()
+
+
+def note_messages(raw: list[list[int]]) -> list[tuple[str, int]]:
+    out = []
+    for data in raw:
+        msg = mido.Message.from_bytes(data)
+        if msg.type == "note_on" and msg.velocity == 0:
+            msg = mido.Message("note_off", channel=msg.channel, note=msg.note)
+        if msg.type in ("note_on", "note_off"):
+            out.append((msg.type, msg.note))
+    return out
+
+
+def hanging(notes: list[tuple[str, int]]) -> set[int]:
+    held: set[int] = set()
+    for kind, pitch in notes:
+        (held.add if kind == "note_on" else held.discard)(pitch)
+    return held
+
+
+def test_virtual_ports_are_listed_under_jack_names(ports):
+    assert ports.info.backend == "jack" and ports.info.virtual
+    # rtmidi makes one JACK client per port; JACK client names must be unique.
+    assert ports.info.in_full == "livegen-in:livegen in"
+    assert ports.info.out_full == "livegen-out:livegen out"
+    listed = list_ports("jack")
+    assert ports.info.in_full in listed["outputs"]  # others send to our input
+    assert ports.info.out_full in listed["inputs"]
+    assert ports.alive()
+
+
+def test_peer_notes_arrive_in_drain_with_stamps(ports, peer):
+    p = peer(
+        "--send-to",
+        "livegen in",
+        "--notes",
+        "60:0:0.5,62:0.5:0.5,64:1:0.5:100",
+        "--bpm",
+        "240",
+        "--start-delay",
+        "0.1",
+    )
+    report = p.wait()
+    got = ports.drain()
+    assert [m.bytes() for _, m in got] == [m for _, m in report["sent"]]
+    assert [(m.type, m.note) for _, m in got][:2] == [("note_on", 60), ("note_off", 60)]
+    latency = [stamp - t for (stamp, _), (t, _) in zip(got, report["sent"], strict=True)]
+    assert all(0 <= x < 0.25 for x in latency), latency
+    # Stamps keep the primer's rhythm (notes 0.125 s apart at 240 BPM).
+    ons = [stamp for stamp, m in got if m.type == "note_on"]
+    gaps = [b - a for a, b in zip(ons[:-1], ons[1:], strict=True)]
+    assert gaps == pytest.approx([0.125, 0.125], abs=0.03)
+    assert ports.dropped == 0
+
+
+def test_sent_notes_reach_the_peer_in_order(ports, peer):
+    p = peer("--record-from", "livegen out", "--duration", "10")
+    sent = []
+    for k in range(40):
+        msg = mido.Message("note_on" if k % 2 == 0 else "note_off", note=48 + k // 2, velocity=70)
+        sent.append((time.perf_counter(), msg))
+        ports.send(msg)
+        time.sleep(0.005)
+    report = p.quit()
+    received = report["received"]
+    assert [m for _, m in received] == [msg.bytes() for _, msg in sent]
+    latency = [r - s for (r, _), (s, _) in zip(received, sent, strict=True)]
+    assert 0 < statistics.median(latency) < 0.1, latency
+
+
+def test_a_flood_is_counted_as_dropped_without_blocking(jack_server, peer):
+    with open_ports(backend="jack", queue_size=256) as small:
+        p = peer(
+            "--send-to",
+            "livegen in",
+            "--flood",
+            "10000",
+            "--flood-seconds",
+            "1",
+            "--start-delay",
+            "0.1",
+            "--linger",
+            "0.3",
+        )
+        report = p.wait()
+        assert len(report["sent"]) == 10_000
+        t0 = time.perf_counter()
+        got = small.drain()
+        assert time.perf_counter() - t0 < 0.05
+        assert len(got) == 256  # the queue filled and the callback kept going
+        assert small.dropped > 0
+        # JACK may lose a few to a late process cycle on a busy machine, never add any.
+        assert 9_000 < len(got) + small.dropped <= 10_000
+        assert small.drain() == []
+
+
+def test_a_missing_named_port_is_a_clear_error(jack_server):
+    with pytest.raises(PortError) as err:
+        open_ports("no such port", "nor this", backend="jack", virtual=False)
+    text = str(err.value)
+    assert text.startswith("no MIDI input port named 'no such port' on JACK; available:")
+    assert "\n" not in text
+
+
+def test_open_the_peers_ports_by_name_and_notice_their_loss(jack_server, peer):
+    p = peer(
+        "--virtual-out",
+        "peer out",
+        "--virtual-in",
+        "peer in",
+        "--notes",
+        "72:0:0.25",
+        "--bpm",
+        "240",
+        "--start-delay",
+        "0.5",
+        "--linger",
+        "0.3",
+    )
+    with open_ports("peer out", "peer in", backend="jack", virtual=False) as named:
+        assert not named.info.virtual
+        assert named.info.in_full == "livegen-peer-out:peer out"
+        assert named.alive()
+        named.send(mido.Message("note_on", note=50, velocity=60))
+        named.send(mido.Message("note_off", note=50))
+        report = p.wait()
+        assert note_messages([m for _, m in report["received"]]) == [
+            ("note_on", 50),
+            ("note_off", 50),
+        ]
+        assert [(m.type, m.note) for _, m in named.drain()] == [("note_on", 72), ("note_off", 72)]
+        assert not named.alive()  # the peer's ports went with its process
+
+
+def test_clock_and_scheduler_send_on_the_grid_and_leave_nothing_hanging(ports, peer):
+    """Two seconds at 240 BPM: notes on every tick, stopped with notes still sounding."""
+    p = peer("--record-from", "livegen out", "--duration", "10")
+    clock = InternalClock(240, 4)  # 62.5 ms ticks
+    scheduler = Scheduler(ports.send)
+    for n in range(40):
+        scheduler.note(n, 48 + n % 24, 90, duration=3)  # three notes sound at once
+    clock.start(time.perf_counter() + 0.05)
+    sent_at = {}
+    for n in range(32):
+        clock.wait(n)
+        if scheduler.send_due(n):
+            sent_at[n] = time.perf_counter()
+    assert scheduler.open_notes()
+    assert scheduler.all_off() == 3  # the stop: end what sounds, drop what is pending
+    assert scheduler.send_errors == 0
+    report = p.quit()
+
+    notes = note_messages([m for _, m in report["received"]])
+    assert hanging(notes) == set()
+    assert [pitch for kind, pitch in notes if kind == "note_on"] == [48 + n % 24 for n in range(32)]
+    # Arrival against the grid: every tick's note-on, relative to its deadline.
+    on_times = [t for t, m in report["received"] if m[0] & 0xF0 == 0x90 and m[2] > 0]
+    offsets = [t - clock.deadline(n) for n, t in enumerate(on_times)]
+    assert min(offsets) > 0
+    median = statistics.median(offsets)
+    assert median < 0.05, offsets
+    assert statistics.median(abs(x - median) for x in offsets) < 0.01, offsets
+
+
+def test_jack_server_gone_is_port_loss_then_a_clear_error(jack_server, monkeypatch):
+    """A second private server that stops under open ports (the first stays for the others)."""
+    from livegen.jack import start_dummy_jack
+
+    with start_dummy_jack(use=False) as doomed:
+        monkeypatch.setenv("JACK_DEFAULT_SERVER", doomed.name)
+        ports = open_ports(backend="jack")
+        assert ports.alive()
+        ports.send(mido.Message("note_on", note=60, velocity=90))
+        doomed.stop()
+        assert not ports.alive()
+        ports.close()  # must not hang or raise with the server gone
+        with pytest.raises(PortError) as err:
+            open_ports(backend="jack")
+        text = str(err.value)
+        assert text.startswith("JACK failed") and doomed.name in text
+        assert "jackd -d dummy" in text

@@ -1,0 +1,218 @@
+"""Clocks on a fake time source: fixed deadlines, tempo changes, MIDI clock following."""
+
+from __future__ import annotations
+
+import random
+
+import mido
+import pytest
+
+from livegen.clock import (
+    PPQN,
+    ClockSender,
+    InternalClock,
+    MidiClockFollower,
+    pulses_per_tick,
+    tick_period,
+)
+
+
+class FakeTime:
+    """A clock whose sleeps oversleep by a random amount, like a loaded machine."""
+
+    def __init__(self, seed: int = 0, oversleep: float = 0.0, spin_step: float = 5e-6):
+        self.t = 1000.0
+        self.rng = random.Random(seed)
+        self.oversleep = oversleep
+        self.spin_step = spin_step
+        self.sleeps = 0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.sleeps += 1
+        self.t += max(s, self.spin_step) + self.rng.uniform(0, self.oversleep)
+
+
+def make_clock(ft: FakeTime, bpm: float = 120.0, tpq: int = 4) -> InternalClock:
+    return InternalClock(bpm, tpq, now=ft.now, sleep=ft.sleep)
+
+
+def test_period():
+    assert tick_period(120, 4) == pytest.approx(0.125)
+    assert make_clock(FakeTime(), 90, 12).period == pytest.approx(60 / (90 * 12))
+    with pytest.raises(ValueError, match="positive"):
+        tick_period(0, 4)
+
+
+def test_deadlines_never_drift_with_random_oversleep():
+    ft = FakeTime(seed=1, oversleep=0.004)  # up to 4 ms late on every sleep
+    clock = make_clock(ft)
+    clock.start()
+    t0 = ft.t
+    lates = []
+    for n in range(10_000):
+        lates.append(clock.wait(n))
+        assert ft.t >= t0 + n * 0.125  # never early
+    # The deadline of the last tick is exactly where the grid puts it, and lateness
+    # stays bounded by one oversleep instead of growing with n.
+    assert clock.deadline(9_999) == pytest.approx(t0 + 9_999 * 0.125, abs=1e-9)
+    assert max(lates) < 0.0045
+    assert sum(lates[-1000:]) / 1000 < 0.0045
+
+
+def test_wait_sleeps_then_spins_close_to_the_deadline():
+    ft = FakeTime(seed=2)
+    clock = make_clock(ft)
+    clock.start()
+    late = clock.wait(1)
+    assert 0 <= late < 1e-5
+    assert ft.sleeps >= 2  # one long sleep, then short spin steps
+
+
+def test_late_tick_returns_at_once_and_reports_lateness():
+    ft = FakeTime()
+    clock = make_clock(ft)
+    clock.start()
+    ft.t += 0.3  # the step took too long: ticks 1 and 2 are already past
+    assert clock.wait(1) == pytest.approx(0.175)
+    assert clock.wait(2) == pytest.approx(0.05)
+    assert clock.tick_at(ft.t) == 2
+
+
+def test_tempo_change_applies_at_the_next_tick():
+    ft = FakeTime(seed=3, oversleep=0.001)
+    clock = make_clock(ft)
+    clock.start()
+    t0 = ft.t
+    for n in range(8):
+        clock.wait(n)
+    clock.set_tempo(60)  # tick period 0.125 -> 0.25
+    assert clock.period == pytest.approx(0.25)
+    assert clock.deadline(7) == pytest.approx(t0 + 7 * 0.125)
+    assert clock.deadline(8) == pytest.approx(t0 + 7 * 0.125 + 0.25)
+    clock.wait(8)
+    clock.wait(9)
+    clock.set_tempo(240)
+    assert clock.deadline(10) == pytest.approx(t0 + 7 * 0.125 + 2 * 0.25 + 0.0625)
+    assert clock.bpm == 240
+
+
+def test_tempo_before_start_just_sets_the_period():
+    ft = FakeTime()
+    clock = make_clock(ft)
+    clock.set_tempo(60)
+    clock.start(at=5.0, tick=10)
+    assert clock.deadline(10) == 5.0
+    assert clock.deadline(12) == pytest.approx(5.5)
+
+
+def test_clock_sender_pulses_follow_the_deadlines():
+    ft = FakeTime()
+    clock = make_clock(ft)
+    clock.start(at=0.0)
+    sender = ClockSender(clock)
+    times = sender.pulse_times(3)
+    assert len(times) == 6
+    assert times[0] == pytest.approx(0.375)
+    assert times[1] - times[0] == pytest.approx(0.125 / 6)
+    sched = sender.schedule(0, start=True)
+    assert [m.type for _, m in sched] == ["start"] + ["clock"] * 6
+
+
+# -- MIDI clock follower -----------------------------------------------------------
+
+
+def pulses(follower, n, bpm=120.0, t=0.0, jitter=0.0, seed=0):
+    rng = random.Random(seed)
+    dt = 60 / (bpm * PPQN)
+    events = []
+    for _ in range(n):
+        event = follower.feed(t + rng.uniform(-jitter, jitter), mido.Message("clock"))
+        if event is not None:
+            events.append(event)
+        t += dt
+    return events, t
+
+
+def test_pulses_per_tick_must_divide_24():
+    assert pulses_per_tick(4) == 6
+    assert pulses_per_tick(12) == 2
+    with pytest.raises(ValueError, match="divide"):
+        MidiClockFollower(5)
+
+
+def test_24_pulses_make_4_ticks_after_start():
+    f = MidiClockFollower(4)
+    assert f.feed(0.0, mido.Message("start")).kind == "start"
+    events, _ = pulses(f, 24, t=0.01)
+    assert [e.kind for e in events] == ["tick"] * 4
+    assert [e.tick for e in events] == [0, 1, 2, 3]
+    assert events[1].time == pytest.approx(0.01 + 6 * 60 / (120 * 24))
+    assert f.running
+
+
+def test_no_ticks_before_start_but_tempo_is_estimated():
+    f = MidiClockFollower(4)
+    events, _ = pulses(f, 48, bpm=100)
+    assert events == []
+    assert f.bpm == pytest.approx(100, rel=0.01)
+
+
+@pytest.mark.parametrize("bpm", [60.0, 123.4, 180.0])
+def test_tempo_estimate_within_one_percent_with_jitter(bpm):
+    f = MidiClockFollower(4)
+    f.feed(0.0, mido.Message("start"))
+    pulses(f, 48, bpm=bpm, jitter=0.0005, seed=4)
+    assert f.bpm == pytest.approx(bpm, rel=0.01)
+
+
+def test_stop_continue_and_song_position():
+    f = MidiClockFollower(4)
+    f.feed(0.0, mido.Message("start"))
+    events, t = pulses(f, 15)  # ticks 0, 1, 2; position is now pulse 15
+    assert [e.tick for e in events] == [0, 1, 2]
+    stop = f.feed(t, mido.Message("stop"))
+    assert stop.kind == "stop" and not f.running
+    events, t = pulses(f, 12, t=t)  # clock keeps coming while stopped: no ticks
+    assert events == []
+    assert f.feed(t, mido.Message("continue")).kind == "continue"
+    events, t = pulses(f, 9, t=t)  # pulses 15..23: the next tick boundary is pulse 18
+    assert [e.tick for e in events] == [3]
+    f.feed(t, mido.Message("stop"))
+    pos = f.feed(t, mido.Message("songpos", pos=8))  # sixteenth 8 = pulse 48 = tick 8
+    assert (pos.kind, pos.tick) == ("position", 8)
+    f.feed(t, mido.Message("continue"))
+    events, _ = pulses(f, 7, t=t)
+    assert [e.tick for e in events] == [8, 9]
+
+
+def test_song_position_off_the_tick_grid():
+    f = MidiClockFollower(8)  # 3 pulses per tick
+    pos = f.feed(0.0, mido.Message("songpos", pos=1))  # pulse 6 = tick 2
+    assert pos.tick == 2
+    f.feed(0.0, mido.Message("continue"))
+    events, _ = pulses(f, 4)
+    assert [e.tick for e in events] == [2, 3]
+    f2 = MidiClockFollower(4)  # pulse 6 = tick 1 exactly
+    f2.feed(0.0, mido.Message("songpos", pos=3))  # pulse 18 = tick 3
+    f2.feed(0.0, mido.Message("continue"))
+    assert [e.tick for e in pulses(f2, 7)[0]] == [3, 4]
+
+
+def test_start_restarts_from_zero_and_other_messages_are_ignored():
+    f = MidiClockFollower(4)
+    f.feed(0.0, mido.Message("start"))
+    pulses(f, 30)
+    assert f.feed(1.0, mido.Message("note_on", note=60)) is None
+    f.feed(1.0, mido.Message("start"))
+    events, _ = pulses(f, 1, t=1.0)
+    assert events[0].tick == 0
+
+
+def test_a_pause_in_the_clock_does_not_skew_the_tempo():
+    f = MidiClockFollower(4)
+    _, t = pulses(f, 24, bpm=120)
+    pulses(f, 24, bpm=120, t=t + 5.0)
+    assert f.bpm == pytest.approx(120, rel=0.001)
