@@ -24,8 +24,10 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  $$SUDO apt-get install -y -qq --no-install-recommends jackd2; }
 
-# Until the live engine lands, `make run` continues the shipped primer offline.
-run: generate
+# Plays live on virtual ports 'livegen in' / 'livegen out'; with no MIDI backend running
+# (no ALSA sequencer, no JACK server) it starts a private `jackd -d dummy` and says so.
+run: setup system-deps
+	$(VENV)/bin/livegen run --start-jack $(ARGS)
 
 generate: setup
 	$(VENV)/bin/livegen generate --checkpoint folk_melody --primer configs/primers/folk.mid \

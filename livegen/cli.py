@@ -24,10 +24,8 @@ DEFAULT_CHECKPOINT = "folk_melody"
 # The shipped primer that suits a codec: a tune for melody models, chords for the others.
 DEFAULT_PRIMERS = {"melody": "folk.mid"}
 DEFAULT_PRIMER = "chorale.mid"
-LIVE_ENGINE_MISSING = (
-    "the live engine (ports, clock, panel) is not in this version yet; "
-    "use 'livegen generate' for offline continuation"
-)
+LIVE_CONFIG = ROOT / "configs" / "live.yaml"
+PANEL_MISSING = "the terminal panel is not in this version yet; use 'livegen run' to play live"
 
 # Modules whose error class means "the user asked for something that cannot be done".
 _EXPECTED = (
@@ -37,6 +35,8 @@ _EXPECTED = (
     ("livegen.config", "ConfigError"),
     ("livegen.codecs.base", "CodecError"),
     ("livegen.midi_io", "PortError"),
+    ("livegen.jack", "JackError"),
+    ("livegen.engine", "EngineError"),
 )
 
 
@@ -195,12 +195,55 @@ def build_parser() -> argparse.ArgumentParser:
     run = sub.add_parser(
         "run",
         formatter_class=_Formatter,
-        help="play live (not in this version yet)",
+        help="play live on virtual MIDI ports, headless, with a one-line status",
         description=_para(
-            "Play live through virtual MIDI ports with the terminal panel.",
-            LIVE_ENGINE_MISSING[0].upper() + LIVE_ENGINE_MISSING[1:] + ".",
+            "Play live: listen on the MIDI input 'livegen in', keep the model's state tick by "
+            "tick, and answer on 'livegen out'. Connect your DAW or keyboard to those ports "
+            "(see the README). Ctrl-C ends the session with every note off.",
+            "Settings come from --config (default configs/live.yaml), then these options.",
         ),
+        epilog="examples:\n"
+        "  livegen run\n"
+        "  livegen run --checkpoint chorale_poly --mode accompany --bpm 96\n"
+        "  livegen run --clock midi --connect --in-port 'Keystation' --out-port 'FLUID'\n"
+        "  livegen run --start-jack     # no sound card or MIDI backend: a private JACK server",
     )
+    run.add_argument("--config", type=Path, metavar="FILE.yaml", help="live settings YAML")
+    run.add_argument("--checkpoint", metavar="NAME|PATH", help="model to play (folk_melody)")
+    run.add_argument("--mode", choices=("continue", "accompany", "free"), help="how to play")
+    run.add_argument("--bpm", type=_positive_float, help="internal clock tempo")
+    run.add_argument("--clock", choices=("internal", "midi"), help="tick source")
+    run.add_argument(
+        "--clock-out", action="store_true", default=None, help="send MIDI clock to lead"
+    )
+    run.add_argument("--temperature", type=_non_negative_float, metavar="T")
+    run.add_argument("--top-p", type=_probability, metavar="P")
+    run.add_argument("--seed", type=int, metavar="N", help="fixed seed: repeatable answers")
+    run.add_argument(
+        "--response-bars", type=_non_negative_float, metavar="BARS", help="0: as long as the call"
+    )
+    run.add_argument("--silence-ticks", type=_positive_int, metavar="N")
+    run.add_argument("--channel", type=_channel, metavar="1-16", help="output MIDI channel")
+    run.add_argument("--key", metavar="KEY", help="key/scale lock, e.g. 'D dorian'")
+    run.add_argument("--passthrough", action="store_true", default=None)
+    run.add_argument("--velocity", choices=("model", "player", "fixed"))
+    run.add_argument("--latency-ms", type=float, metavar="MS", help="send output earlier")
+    run.add_argument("--primer", metavar="FILE.mid", help="fed before playing (free mode)")
+    run.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "windows"))
+    run.add_argument("--in-port", metavar="NAME")
+    run.add_argument("--out-port", metavar="NAME")
+    run.add_argument(
+        "--connect",
+        action="store_true",
+        help="open existing ports named by --in-port/--out-port instead of creating virtual ones",
+    )
+    run.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    run.add_argument(
+        "--start-jack",
+        action="store_true",
+        help="if no MIDI backend is usable, start a private 'jackd -d dummy' server",
+    )
+    run.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds")
     run.set_defaults(func=cmd_run)
     return parser
 
@@ -406,9 +449,46 @@ def cmd_ports(args: argparse.Namespace) -> int:
     return 0
 
 
+def _channel(text: str) -> int:
+    value = int(_number(text, int))
+    if not 1 <= value <= 16:
+        raise argparse.ArgumentTypeError(f"must be 1..16, not {value}")
+    return value - 1  # MIDI's channels 1..16 are 0..15 on the wire
+
+
 def cmd_run(args: argparse.Namespace) -> int:
-    print(f"{PROG}: error: {LIVE_ENGINE_MISSING}", file=sys.stderr)
-    return 2
+    from livegen.live import open_session, run_headless
+    from livegen.live_config import load_live_config
+
+    config = args.config
+    if config is None and LIVE_CONFIG.exists():
+        config = LIVE_CONFIG
+    cfg = load_live_config(
+        config,
+        checkpoint=args.checkpoint,
+        mode=args.mode,
+        bpm=args.bpm,
+        clock=args.clock,
+        clock_out=args.clock_out,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=args.seed,
+        response_bars=args.response_bars,
+        silence_ticks=args.silence_ticks,
+        channel=args.channel,
+        key=args.key,
+        passthrough=args.passthrough,
+        velocity=args.velocity,
+        latency_ms=args.latency_ms,
+        primer=args.primer,
+        backend=args.backend,
+        in_port=args.in_port,
+        out_port=args.out_port,
+        virtual=False if args.connect else None,
+        device=args.device,
+    )
+    session = open_session(cfg, start_jack=args.start_jack)
+    return run_headless(session, duration=args.duration)
 
 
 # ---- entry point -------------------------------------------------------------------------------
@@ -434,12 +514,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run ``livegen``; returns the exit status (0 ok, 2 on an expected error)."""
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
-    # `run` takes the coming engine's options silently, so they meet its message, not a usage error.
-    if unknown and args.command != "run":
+    if getattr(args, "command", None) == "run":
+        args = parser.parse_args(argv)
+    if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         # Bare `livegen` will open the live panel; until it exists say so, not pretend.
-        print(f"{PROG}: error: {LIVE_ENGINE_MISSING}; see '{PROG} --help'", file=sys.stderr)
+        print(f"{PROG}: error: {PANEL_MISSING}; see '{PROG} --help'", file=sys.stderr)
         return 2
     try:
         return args.func(args)

@@ -3,7 +3,7 @@
 ``start_dummy_jack()`` runs ``jackd -d dummy`` (no sound card, no realtime
 privileges needed) under a name of its own, waits until clients can connect,
 points this process's JACK clients at it through ``JACK_DEFAULT_SERVER`` and
-stops it on exit. ``livegen run --jack-dummy`` and the integration tests use it.
+stops it on exit. ``livegen run --start-jack`` and the integration tests use it.
 """
 
 from __future__ import annotations

@@ -62,14 +62,14 @@ def _no_alsa_hint() -> str:
     return (
         f"the ALSA sequencer is not available ({ALSA_SEQ} is missing): load it with "
         "`sudo modprobe snd-seq`, or start a JACK server (`jackd -d dummy`) and use "
-        "`--backend jack`, or run `livegen run --jack-dummy`"
+        "`--backend jack`, or run `livegen run --start-jack`"
     )
 
 
 def _no_jack_hint() -> str:
     return (
         f"no JACK server is running (server {jack.server_name()!r}): start one with "
-        "`jackd -d dummy` (or a real JACK setup), or run `livegen run --jack-dummy`"
+        "`jackd -d dummy` (or a real JACK setup), or run `livegen run --start-jack`"
     )
 
 

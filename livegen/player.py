@@ -26,6 +26,16 @@ from livegen.sampling import Sampler
 
 
 @dataclass(frozen=True, slots=True)
+class Mark:
+    """A saved listening state (after a tick was heard, before planning): regenerate's anchor."""
+
+    state: object
+    stream: object
+    logits: torch.Tensor
+    heard_anything: bool
+
+
+@dataclass(frozen=True, slots=True)
 class Plan:
     """The answer for the next tick, and the tokens it fed to the fork."""
 
@@ -79,6 +89,33 @@ class Player:
         self.sounding.clear()
         self._pending_offs = tuple(sorted(set(self._pending_offs) | set(offs)))
         return Tick(offs=offs)
+
+    def mark(self) -> Mark:
+        """Save the state as it is after the last ``step`` heard its tick (the plan aside)."""
+        state = self.stepper.new_state()
+        self.stepper.copy_state(state, self.state)
+        return Mark(state, self.stream.copy(), self.logits.clone(), self.heard_anything)
+
+    def rewind(self, mark: Mark) -> Tick:
+        """Go back to ``mark`` and plan the next tick afresh (regenerate an answer).
+
+        The caller ends the notes of the abandoned answer itself: the rewound state never
+        heard them. Returns the new plan's events.
+        """
+        self.stepper.copy_state(self.state, mark.state)
+        self.stream = mark.stream.copy()
+        self.logits.copy_(mark.logits)
+        self.heard_anything = mark.heard_anything
+        self.sounding.clear()
+        self._pending_offs = ()
+        self.plan = self._plan()
+        tick = self.plan.tick
+        self.sounding.update(p for p, _ in tick.ons)
+        return tick
+
+    def release(self, offs) -> None:
+        """The state hears ``offs`` at the next tick (notes ended on its behalf)."""
+        self._pending_offs = tuple(sorted(set(self._pending_offs) | set(offs)))
 
     # ---- the tick ------------------------------------------------------------------------
     def step(self, heard: Tick, play: bool) -> Tick:

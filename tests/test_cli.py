@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import mido
@@ -111,6 +112,33 @@ def test_unwritable_output(tiny_ckpt, tmp_path, capsys):
     expect_error([*argv, "-o", str(tmp_path / "no" / "dir" / "o.mid")], capsys, "o.mid")
 
 
-def test_run_is_not_here_yet(capsys):
-    expect_error(["run"], capsys, "live engine", "not in this version")
-    expect_error([], capsys, "live engine")
+def test_the_panel_is_not_here_yet(capsys):
+    expect_error([], capsys, "panel", "livegen run")
+
+
+def test_run_with_a_missing_checkpoint(capsys):
+    expect_error(["run", "--checkpoint", "no_such_model"], capsys, "no_such_model")
+
+
+def test_run_with_a_garbage_checkpoint(tmp_path, capsys):
+    bad = tmp_path / "bad.pt"
+    bad.write_bytes(b"not a checkpoint at all")
+    expect_error(["run", "--checkpoint", str(bad)], capsys, "bad.pt")
+
+
+def test_run_with_a_broken_live_config(tmp_path, capsys):
+    cfg = tmp_path / "live.yaml"
+    cfg.write_text("tempo: 90\n")
+    expect_error(["run", "--config", str(cfg)], capsys, "live.yaml", "tempo")
+
+
+def test_run_option_out_of_range_is_a_usage_error(capsys):
+    assert run(["run", "--channel", "17"]) == 2
+    assert "must be 1..16, not 17" in capsys.readouterr().err
+
+
+@pytest.mark.skipif(os.path.exists("/dev/snd/seq"), reason="this machine has an ALSA sequencer")
+def test_run_with_no_midi_backend_says_how_to_fix_it(tiny_ckpt, monkeypatch, capsys):
+    monkeypatch.setenv("JACK_DEFAULT_SERVER", "livegen-test-no-such-server")
+    text = expect_error(["run", "--checkpoint", str(tiny_ckpt)], capsys, "no MIDI backend")
+    assert "--start-jack" in text

@@ -85,7 +85,7 @@ def test_auto_without_alsa_or_jack_says_how_to_fix(monkeypatch):
     assert "\n" not in text
     assert "sudo modprobe snd-seq" in text
     assert "jackd -d dummy" in text and "--backend jack" in text
-    assert "livegen run --jack-dummy" in text
+    assert "livegen run --start-jack" in text
 
 
 def test_auto_prefers_alsa_then_jack(monkeypatch, tmp_path):

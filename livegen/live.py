@@ -1,0 +1,182 @@
+"""Setting up a live session (model, primer, ports, JACK) and running it headless.
+
+Both ``livegen run`` and the panel build their session here, so they open the same
+ports the same way. Every failure a user can cause (a missing checkpoint, no MIDI
+backend, a port in use) raises an error with one line that says what to do.
+"""
+
+from __future__ import annotations
+
+import signal
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from livegen import checkpoint
+from livegen.engine import Engine, Snapshot
+from livegen.live_config import LiveConfig
+
+ROOT = Path(__file__).resolve().parent.parent
+PRIMERS = ROOT / "configs" / "primers"
+DEFAULT_PRIMERS = {"melody": "folk.mid"}  # a tune for melody models, chords for the others
+DEFAULT_PRIMER = "chorale.mid"
+
+
+@dataclass
+class Session:
+    """An engine with its open ports, and the private JACK server if livegen started one."""
+
+    engine: Engine
+    ports: object
+    jack_server: object | None = None
+    notices: list[str] = field(default_factory=list)
+
+    def close(self) -> None:
+        """Engine first (all notes off while the port is still open), then ports, then JACK."""
+        try:
+            self.engine.close()
+        finally:
+            try:
+                self.ports.close()
+            finally:
+                if self.jack_server is not None:
+                    self.jack_server.stop()
+
+
+def load_model(name_or_path: str) -> checkpoint.Loaded:
+    return checkpoint.load(checkpoint.resolve(name_or_path), device="cpu")
+
+
+def primer_notes(cfg: LiveConfig, loaded: checkpoint.Loaded):
+    """The notes fed before the session starts: the config's primer or the shipped one."""
+    from livegen.generate import read_midi
+
+    path = (
+        Path(cfg.primer)
+        if cfg.primer
+        else PRIMERS / DEFAULT_PRIMERS.get(loaded.codec.name, DEFAULT_PRIMER)
+    )
+    return read_midi(path).notes
+
+
+def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
+    """Load the model, open the ports (starting a private JACK server if asked), build the engine.
+
+    ``start_jack``: when no MIDI backend is usable (a machine with no ALSA sequencer and no
+    JACK server, like CI's), start ``jackd -d dummy`` privately and open the ports on it.
+    """
+    from livegen import jack
+    from livegen.midi_io import PortError, open_ports, resolve_backend
+
+    loaded = load_model(cfg.checkpoint)
+    primer = primer_notes(cfg, loaded) if cfg.mode == "free" or cfg.primer else None
+    notices: list[str] = []
+    server = None
+    backend = cfg.backend
+    if start_jack and backend in ("auto", "jack"):
+        try:
+            resolve_backend(backend)
+        except PortError:
+            server = jack.start_dummy_jack(name="livegen")
+            backend = "jack"
+            notices.append(
+                f"no MIDI backend was running: started a private JACK server '{server.name}' "
+                "(dummy driver); connect to it with JACK_DEFAULT_SERVER=livegen"
+            )
+    try:
+        ports = open_ports(
+            cfg.in_port,
+            cfg.out_port,
+            backend=backend,
+            virtual=cfg.virtual,
+            queue_size=cfg.queue_size,
+        )
+    except BaseException:
+        if server is not None:
+            server.stop()
+        raise
+    if ports.info.notice:
+        notices.append(ports.info.notice)
+    engine = Engine(loaded, ports, cfg, primer=primer, loader=load_model)
+    return Session(engine, ports, server, notices)
+
+
+def status_line(s: Snapshot) -> str:
+    """The one-line status of ``livegen run``."""
+    clock = f"{s.bpm:5.1f} BPM" + (" (MIDI clock)" if s.clock == "midi" else "")
+    return (
+        f"{s.model} | {s.mode}: {s.phase:<12} | bar {s.position():>6} | {clock} | "
+        f"T {s.temperature:.2f} | step p50 {s.step_p50_us / 1000:.2f} ms "
+        f"p99 {s.step_p99_us / 1000:.2f} ms | late {s.late_ticks} | dropped {s.dropped_input} "
+        f"| open {len(s.open_notes)}"
+    )
+
+
+def run_headless(
+    session: Session, *, duration: float | None = None, out: TextIO = sys.stdout
+) -> int:
+    """Run until Ctrl-C, SIGTERM, ``duration`` seconds or a fatal error; 0 or 1.
+
+    On a terminal the status line is redrawn in place; otherwise (a log, a test) a line is
+    printed when the phase changes and notices are printed as they come.
+    """
+    engine = session.engine
+    tty = out.isatty()
+    previous = signal.signal(signal.SIGTERM, _raise_interrupt)
+    for notice in session.notices:
+        print(notice, file=out, flush=True)
+    ports = session.ports
+    info = getattr(ports, "info", None)
+    if info is not None:
+        shown_in, shown_out = info.in_full or info.in_name, info.out_full or info.out_name
+        print(f"listening on {shown_in!r}, playing on {shown_out!r}", file=out, flush=True)
+    print(
+        f"model {engine.loaded.path.stem} ({engine.loaded.codec.describe()}), "
+        f"step path {engine.snapshot().step_path}; Ctrl-C stops with all notes off",
+        file=out,
+        flush=True,
+    )
+    engine.start()
+    t0 = time.monotonic()
+    seen_notices = 0
+    phase = None
+    try:
+        while engine.running:
+            engine.wait(0.25)
+            s = engine.snapshot()
+            fresh = min(s.notice_count - seen_notices, len(s.notices))
+            for notice in s.notices[len(s.notices) - fresh :] if fresh > 0 else ():
+                print(("\n" if tty else "") + notice, file=out, flush=True)
+            seen_notices = s.notice_count
+            if tty:
+                print("\r" + status_line(s)[:200], end="", file=out, flush=True)
+            elif s.phase != phase:
+                phase = s.phase
+                print(status_line(s), file=out, flush=True)
+            if duration is not None and time.monotonic() - t0 >= duration:
+                break
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        session.close()
+    s = engine.snapshot()
+    if tty:
+        print(file=out)
+    print(
+        f"stopped after {s.tick + 1} ticks: all notes off ({len(s.open_notes)} open), "
+        f"late ticks {s.late_ticks}, dropped input {s.dropped_input}, "
+        f"step p50 {s.step_p50_us:.0f} us p99 {s.step_p99_us:.0f} us",
+        file=out,
+        flush=True,
+    )
+    if engine.error:
+        print(f"livegen: error: {engine.error}", file=sys.stderr, flush=True)
+        return 1
+    return 0
+
+
+def _raise_interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt

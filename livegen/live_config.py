@@ -1,0 +1,148 @@
+"""The live session's settings: one frozen dataclass, read from ``configs/live.yaml``.
+
+The same checking as the training recipes (:func:`livegen.config.from_dict`): an unknown
+key or a wrong type is a :class:`~livegen.config.ConfigError` that names it. Command-line
+flags override single fields with :func:`dataclasses.replace`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from livegen.config import ConfigError, _Invalid, _require, from_dict, read_yaml
+
+MODES = ("continue", "accompany", "free")
+CLOCKS = ("internal", "midi")
+VELOCITIES = ("model", "player", "fixed")
+DEVICES = ("auto", "cpu", "cuda")
+BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
+
+# Scales for the key lock, as semitones above the tonic.
+SCALES: dict[str, tuple[int, ...]] = {
+    "major": (0, 2, 4, 5, 7, 9, 11),
+    "minor": (0, 2, 3, 5, 7, 8, 10),
+    "harmonic-minor": (0, 2, 3, 5, 7, 8, 11),
+    "dorian": (0, 2, 3, 5, 7, 9, 10),
+    "mixolydian": (0, 2, 4, 5, 7, 9, 10),
+    "pentatonic": (0, 2, 4, 7, 9),
+    "minor-pentatonic": (0, 3, 5, 7, 10),
+    "blues": (0, 3, 5, 6, 7, 10),
+}
+TONICS = {"c": 0, "d": 2, "e": 4, "f": 5, "g": 7, "a": 9, "b": 11}
+
+# Controls a MIDI CC can drive. Continuous ones map 0..127 onto a range; triggers fire
+# when the value crosses 64 upwards (a button or a pedal press).
+CC_RANGES: dict[str, tuple[float, float]] = {
+    "temperature": (0.05, 2.0),
+    "bpm": (40.0, 240.0),
+    "response_bars": (0.0, 8.0),
+}
+CC_TRIGGERS = ("panic", "reset", "regenerate", "end_call", "mode", "toggle")
+CC_CONTROLS = tuple(CC_RANGES) + CC_TRIGGERS
+
+
+@dataclass(frozen=True)
+class LiveConfig:
+    checkpoint: str = "folk_melody"  # shipped name or path to a .pt file
+    mode: str = "continue"  # continue (call and response), accompany or free
+    temperature: float = 0.9  # sampling temperature; 0 picks the likeliest token
+    top_p: float = 1.0  # nucleus sampling; 1 keeps all tokens
+    seed: int | None = None  # fixed seed: the same input gives the same answer
+    bpm: float = 120.0  # internal clock tempo
+    clock: str = "internal"  # internal or midi (follow 0xF8 clock on the input)
+    clock_out: bool = False  # send MIDI clock (Start, pulses, Stop) on the output to lead
+    silence_ticks: int = 8  # continue: answer after this many ticks without the player
+    response_bars: float = 2.0  # continue: answer length in bars; 0 = as long as the call
+    beats_per_bar: int = 4
+    channel: int = 0  # output channel, 0..15 (shown as 1..16 by most DAWs)
+    latency_ms: float = 0.0  # send output this much earlier (negative: later)
+    passthrough: bool = False  # echo the player's notes to the output
+    velocity: str = "model"  # model (the codec's, performance only), player, or fixed
+    fixed_velocity: int = 90  # for velocity: fixed, and codecs without velocity
+    key: str | None = None  # key/scale lock, e.g. "D dorian", "A minor"; null: off
+    primer: str | None = None  # MIDI file fed before start (free mode); null: the shipped one
+    backend: str = "auto"  # auto, alsa, jack, coremidi or windows
+    in_port: str = "livegen in"
+    out_port: str = "livegen out"
+    virtual: bool = True  # create the ports (false: open existing ports by name)
+    device: str = "auto"  # auto, cpu or cuda
+    queue_size: int = 4096  # input messages held between ticks; beyond it they are dropped
+    cc: dict[str, int] = field(default_factory=dict)  # control name -> CC number
+
+    def __post_init__(self) -> None:
+        _require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        _require(self.clock in CLOCKS, "clock", f"must be one of {', '.join(CLOCKS)}")
+        _require(self.velocity in VELOCITIES, "velocity", f"must be one of {VELOCITIES}")
+        _require(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
+        _require(self.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
+        _require(self.temperature >= 0, "temperature", "must be >= 0")
+        _require(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        _require(20 <= self.bpm <= 400, "bpm", "must be in 20..400")
+        _require(self.silence_ticks >= 1, "silence_ticks", "must be >= 1")
+        _require(0 <= self.response_bars <= 64, "response_bars", "must be in 0..64")
+        _require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
+        _require(0 <= self.channel <= 15, "channel", "must be in 0..15")
+        _require(abs(self.latency_ms) <= 100, "latency_ms", "must be within +-100 ms")
+        _require(1 <= self.fixed_velocity <= 127, "fixed_velocity", "must be in 1..127")
+        _require(self.queue_size >= 16, "queue_size", "must be >= 16")
+        if self.key is not None:
+            try:
+                parse_key(self.key)
+            except ValueError as err:
+                raise _Invalid("key", str(err)) from None
+        for name, number in self.cc.items():
+            _require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
+            _require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")
+
+
+def parse_key(text: str) -> tuple[int, str]:
+    """``"D dorian"`` -> ``(2, "dorian")``; ``"F#"`` alone means major. Raises ValueError."""
+    parts = text.strip().lower().split()
+    if not parts or len(parts) > 2:
+        raise ValueError(f"key {text!r} must look like 'C major' or 'F# dorian'")
+    name = parts[0]
+    if not name or name[0] not in TONICS:
+        raise ValueError(f"key {text!r}: tonic must be a letter A..G")
+    tonic = TONICS[name[0]]
+    for accidental in name[1:]:
+        if accidental in "#s":
+            tonic += 1
+        elif accidental == "b":
+            tonic -= 1
+        else:
+            raise ValueError(f"key {text!r}: unknown accidental {accidental!r}")
+    scale = parts[1] if len(parts) == 2 else "major"
+    if scale not in SCALES:
+        raise ValueError(f"key {text!r}: scale must be one of {', '.join(SCALES)}")
+    return tonic % 12, scale
+
+
+def key_pitches(text: str | None) -> list[int] | None:
+    """Every MIDI pitch in the key (None: no lock)."""
+    if text is None:
+        return None
+    tonic, scale = parse_key(text)
+    steps = {(tonic + s) % 12 for s in SCALES[scale]}
+    return [p for p in range(128) if p % 12 in steps]
+
+
+def load_live_config(path: str | Path | None, **overrides: Any) -> LiveConfig:
+    """The YAML file's settings (or the defaults), then the non-None ``overrides``."""
+    data: dict[str, Any] = {}
+    where = "live settings"
+    if path is not None:
+        data = read_yaml(path) or {}
+        where = str(path)
+    cfg = from_dict(LiveConfig, data, where)
+    changes = {k: v for k, v in overrides.items() if v is not None}
+    if not changes:
+        return cfg
+    try:
+        return dataclasses.replace(cfg, **changes)
+    except _Invalid as e:
+        raise ConfigError(
+            f"command line: {e.key} {e.problem} (got {changes.get(e.key)!r})"
+        ) from None
