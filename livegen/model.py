@@ -4,7 +4,7 @@
 out, so truncated BPTT can carry it into the next chunk. ``LSTMModel.step`` is the same
 network over one tick. Live play steps at batch 1 once per token, where eager
 ``nn.LSTM`` is mostly dispatch overhead, so :func:`make_stepper` hands the player the
-fastest correct path: :class:`FusedStep` on the CPU, the generic step elsewhere.
+fastest correct path: :class:`FusedStep` on the CPU, :class:`CudaGraphStep` on CUDA.
 """
 
 from __future__ import annotations
@@ -353,16 +353,167 @@ class TorchStep:
         return self._logits
 
 
+def cell_step(weights: CellWeights, x: Tensor, h: Tensor, c: Tensor) -> Tensor:
+    """One tick of the LSTM by hand, in place on ``h``, ``c`` (L, 1, H); returns logits (V,).
+
+    ``x`` is a (1,) token index or a (1, V) frame. Only fixed-shape tensor operations, no
+    Python branching on values: the CUDA graph step captures exactly this.
+    """
+    # (1, H) for a frame through the input Linear, (1, E) for a token's embedding row
+    inp = x @ weights.embed.T if weights.frame_input else weights.embed.index_select(0, x)
+    for layer, (w_ih, w_hh, b) in enumerate(weights.layers):
+        gates = torch.addmm(b, inp, w_ih.T) + h[layer] @ w_hh.T  # (1, 4H)
+        i, f, g, o = gates.chunk(4, dim=1)  # (1, H) x4, PyTorch's gate order
+        c_new = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)  # (1, H)
+        h_new = torch.sigmoid(o) * torch.tanh(c_new)  # (1, H)
+        c[layer].copy_(c_new)
+        h[layer].copy_(h_new)
+        inp = h_new
+    return torch.addmm(weights.head_b, inp, weights.head_w.T)[0]  # (V,)
+
+
+@dataclass(frozen=True)
+class CellWeights:
+    """The model's weights laid out for :func:`cell_step` (both LSTM biases summed)."""
+
+    frame_input: bool
+    embed: Tensor  # (V, E) table, or (H, V) input Linear for frames
+    layers: tuple[tuple[Tensor, Tensor, Tensor], ...]  # per layer: W_ih, W_hh, b_ih + b_hh
+    head_w: Tensor  # (V, H)
+    head_b: Tensor  # (V,)
+
+    @classmethod
+    def of(cls, model: LSTMModel, device: torch.device | str) -> CellWeights:
+        p = {k: v.detach().to(device, torch.float32) for k, v in model.state_dict().items()}
+        layers = tuple(
+            (
+                p[f"lstm.weight_ih_l{n}"].contiguous(),
+                p[f"lstm.weight_hh_l{n}"].contiguous(),
+                (p[f"lstm.bias_ih_l{n}"] + p[f"lstm.bias_hh_l{n}"]).contiguous(),
+            )
+            for n in range(model.cfg.n_layer)
+        )
+        return cls(
+            model.cfg.frame_input, p["embed.weight"], layers, p["head.weight"], p["head.bias"]
+        )
+
+
+class CudaGraphStep:
+    """The CUDA batch-1 step: :func:`cell_step` captured once per state as a CUDA graph.
+
+    A tick then costs one graph launch over static buffers instead of a few dozen kernel
+    launches. A graph reads and writes fixed addresses, so each state object (the
+    Player holds two, its state and its plan's fork) gets its own graph, captured on
+    first use. The input goes into a static buffer before the launch; the logits come
+    back to the CPU, where the sampler runs.
+    """
+
+    name = "cuda-graph"
+    MAX_GRAPHS = 4  # a reset makes new states; older graphs are dropped
+
+    def __init__(self, model: LSTMModel, device: torch.device | str = "cuda") -> None:
+        self.device = torch.device(device)
+        cfg = model.cfg
+        self.cfg = cfg
+        self.frame_input = cfg.frame_input
+        self.weights = CellWeights.of(model, self.device)
+        if cfg.frame_input:
+            self._x = torch.zeros(1, cfg.vocab_size, device=self.device)  # (1, V)
+            self._host = torch.zeros(1, cfg.vocab_size).pin_memory()
+        else:
+            self._x = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
+            self._host = torch.zeros(1, dtype=torch.long).pin_memory()
+        self._frame = np.zeros(cfg.vocab_size, np.float32)
+        self._logits = torch.empty(cfg.vocab_size).pin_memory()
+        self._graphs: dict[int, tuple[State, torch.cuda.CUDAGraph, Tensor]] = {}
+
+    def new_state(self) -> State:
+        shape = (self.cfg.n_layer, 1, self.cfg.n_hidden)
+        return State(torch.zeros(shape, device=self.device), torch.zeros(shape, device=self.device))
+
+    def copy_state(self, dst: State, src: State) -> None:
+        dst.h.copy_(src.h)
+        dst.c.copy_(src.c)
+
+    def _graph(self, state: State) -> tuple[torch.cuda.CUDAGraph, Tensor]:
+        entry = self._graphs.get(id(state.h))
+        if entry is not None and entry[0].h is state.h and entry[0].c is state.c:
+            return entry[1], entry[2]
+        saved = (state.h.clone(), state.c.clone())
+        side = torch.cuda.Stream(self.device)
+        side.wait_stream(torch.cuda.current_stream(self.device))
+        with torch.cuda.stream(side), torch.inference_mode():
+            for _ in range(3):  # warm-up outside capture, as CUDA graphs require
+                cell_step(self.weights, self._x, state.h, state.c)
+        torch.cuda.current_stream(self.device).wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.inference_mode(), torch.cuda.graph(graph):
+            out = cell_step(self.weights, self._x, state.h, state.c)  # (V,) static output
+        state.h.copy_(saved[0])
+        state.c.copy_(saved[1])
+        if len(self._graphs) >= self.MAX_GRAPHS:
+            self._graphs.pop(next(iter(self._graphs)))
+        self._graphs[id(state.h)] = (state, graph, out)
+        return graph, out
+
+    def __call__(self, x: StepInput, state: State) -> Tensor:
+        graph, out = self._graph(state)
+        if not self.frame_input:
+            self._host[0] = operator.index(x)
+        elif isinstance(x, Tensor):
+            self._host[0].copy_(x.reshape(-1))
+        else:
+            if isinstance(x, np.ndarray):
+                np.copyto(self._frame, x, casting="unsafe")
+            else:
+                _frame_keys(x, self._frame)
+            self._host[0].copy_(torch.from_numpy(self._frame))
+        self._x.copy_(self._host, non_blocking=True)
+        graph.replay()
+        self._logits.copy_(out)  # waits for the graph: the sampler needs the logits
+        return self._logits
+
+
+def check_stepper(stepper: Stepper, model: LSTMModel, steps: int = 8, tol: float = 1e-3) -> float:
+    """Largest logit difference between ``stepper`` and the model's forward on the CPU."""
+    cfg = model.cfg
+    gen = torch.Generator().manual_seed(0)
+    if cfg.frame_input:
+        x = (torch.rand(1, steps, cfg.vocab_size, generator=gen) < 0.1).float()  # (1, T, V)
+    else:
+        x = torch.randint(0, cfg.vocab_size, (1, steps), generator=gen)  # (1, T)
+    cpu = copy.deepcopy(model).to("cpu").eval()
+    with torch.inference_mode():
+        ref, _ = cpu(x)  # (1, T, V)
+    state = stepper.new_state()
+    worst = 0.0
+    for t in range(steps):
+        xt = x[0, t] if cfg.frame_input else int(x[0, t])
+        got = stepper(xt, state)
+        worst = max(worst, float((got.cpu() - ref[0, t]).abs().max()))
+    return worst
+
+
 def make_stepper(model: LSTMModel, device: torch.device | str = "cpu") -> Stepper:
     """The fastest correct batch-1 stepper for ``device`` ("cpu", "cuda[:n]" or "auto").
 
-    CPU: :class:`FusedStep` ("cpu-fused-fp32"). Other devices: :class:`TorchStep`
-    ("torch-step"), the model's own step. On CUDA that costs a few kernel launches per
-    layer; capturing the step once as a CUDA graph over static input and state buffers
-    (design.md, GPU) is the planned next path and will slot in here.
+    CPU: :class:`FusedStep` ("cpu-fused-fp32"). CUDA: :class:`CudaGraphStep`
+    ("cuda-graph"), checked against the model's own forward before use; if capture fails
+    or the check does not hold, :class:`TorchStep` ("torch-step") with a warning.
     """
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
-    if torch.device(device).type == "cpu":
+    kind = torch.device(device).type
+    if kind == "cpu":
         return FusedStep(model)
+    if kind == "cuda":
+        try:
+            stepper = CudaGraphStep(model, device)
+            worst = check_stepper(stepper, model)
+            if worst <= 1e-3:
+                return stepper
+            problem = f"its logits differ from the model's by {worst:.2g}"
+        except Exception as err:  # a driver or capture problem must not stop play
+            problem = f"{type(err).__name__}: {err}"
+        warnings.warn(f"CUDA graph step unusable ({problem}); using torch-step", stacklevel=2)
     return TorchStep(model, device)

@@ -233,7 +233,7 @@ def test_cuda_stepper_matches_cpu_forward(frame_input: bool) -> None:
     with torch.no_grad():
         ref, _ = model(x)  # (1, T, V) on the CPU
     stepper = make_stepper(model, "cuda")
-    assert stepper.name == "torch-step"
+    assert stepper.name == "cuda-graph"
     state = stepper.new_state()
     with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
         for t in range(x.shape[1]):
@@ -261,3 +261,39 @@ def test_cuda_checkpoint_replays_dropout_masks() -> None:
     assert (out - ref.detach()).abs().max().item() <= 1e-4
     for name, p in model.named_parameters():
         assert (seg_grads[name] - p.grad).abs().max().item() <= 1e-4, name
+
+
+@pytest.mark.parametrize("frame_input", [False, True])
+def test_cell_step_by_hand_matches_forward(frame_input: bool) -> None:
+    """The arithmetic the CUDA graph captures, checked on the CPU (the graph needs a GPU)."""
+    from livegen.model import CellWeights, cell_step
+
+    model = make_model(frame_input).eval()
+    x = random_input(frame_input, batch=1, length=16)
+    with torch.no_grad():
+        ref, _ = model(x)  # (1, T, V)
+    weights = CellWeights.of(model, "cpu")
+    state = model.initial_state(1)
+    with torch.inference_mode():
+        for t in range(x.shape[1]):
+            xt = x[:, t] if frame_input else x[:, t].reshape(1)  # (1, V) or (1,)
+            logits = cell_step(weights, xt, state.h, state.c)  # (V,)
+            assert (logits - ref[0, t]).abs().max().item() <= 1e-5
+
+
+@cuda
+def test_cuda_graph_step_keeps_two_states_apart() -> None:
+    """The Player steps its state and its plan's fork alternately: one graph each."""
+    from livegen.model import CudaGraphStep
+
+    model = make_model(False).eval()
+    x = random_input(False, batch=1, length=12)
+    with torch.no_grad():
+        ref, _ = model(x)  # (1, T, V)
+    stepper = CudaGraphStep(model, "cuda")
+    a, b = stepper.new_state(), stepper.new_state()
+    for t in range(x.shape[1]):
+        got_a = stepper(int(x[0, t]), a).clone()
+        got_b = stepper(int(x[0, t]), b).clone()
+        assert (got_a - ref[0, t]).abs().max().item() <= 1e-4
+        assert torch.equal(got_a, got_b)
