@@ -1,12 +1,21 @@
-"""Step latency at batch 1 on one CPU thread: eager nn.LSTM step vs the fused CPU step.
+"""Live step latency at batch 1 on one CPU thread: eager nn.LSTM, livegen's path, the floor.
 
-Steps each model size back to back (after a warm-up) the way the player does, one
-token per call, and prints p50/p99 in microseconds. "torch-step" is the eager path
-(embedding, nn.LSTM, head; torch's default CPU kernels), "cpu-fused-fp32" is FusedStep.
-Writes the figures and a machine description to bench/results/step_latency.json.
-Runs in well under a minute.
+For the shipped models and a 3x512 ``performance`` model (the Performance RNN size), one
+step is what the live engine does per token: the model step plus sampling. Three paths
+over the same weights, measured in the same run:
 
-    .venv/bin/python bench/step_latency.py [--steps 2000] [--vocab 128]
+- ``eager``: ``nn.LSTM`` through the model's own ``step`` (TorchStep), torch's CPU kernels;
+- ``livegen``: the path the engine picks on this device (``make_stepper``: FusedStep);
+- ``floor``: only the GEMVs of the step (every layer's [W_ih | W_hh] and the head) over
+  the same fp32 weights, no nonlinearity, no sampling: what memory bandwidth allows.
+
+Each path is timed back to back and *paced* (one step, then idle until the next tick,
+every 10 ms and every 125 ms), which is the live condition: between ticks the weights
+fall out of cache. Paths alternate in blocks so machine noise hits them alike. A last
+table times the whole Player tick (step + sampling + decode, all tokens of a tick).
+
+    .venv/bin/python bench/step_latency.py            # about 4 minutes
+    .venv/bin/python bench/step_latency.py --quick    # about 30 seconds
 """
 
 from __future__ import annotations
@@ -30,31 +39,101 @@ import torch  # noqa: E402
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from livegen.model import FusedStep, LSTMModel, ModelConfig, TorchStep  # noqa: E402
+from livegen import checkpoint  # noqa: E402
+from livegen.codecs import make_codec  # noqa: E402
+from livegen.model import LSTMModel, ModelConfig, TorchStep, make_stepper  # noqa: E402
+from livegen.notes import EMPTY_TICK  # noqa: E402
+from livegen.player import Player  # noqa: E402
+from livegen.sampling import Sampler  # noqa: E402
 
-SIZES = [(1, 256), (2, 256), (2, 512), (3, 512)]  # (n_layer, n_hidden)
+PACES = (0.0, 0.010, 0.125)  # seconds between steps; 0 = back to back
 
 
-def time_steps(stepper, tokens: np.ndarray, warmup: int) -> np.ndarray:
-    """Microseconds per call, one token per call, state carried as in live play."""
+class Floor:
+    """The GEMV chain of one step over the model's fp32 weights: the bandwidth floor."""
+
+    name = "floor"
+
+    def __init__(self, model: LSTMModel) -> None:
+        p = {k: v.detach().float().numpy() for k, v in model.state_dict().items()}
+        cfg = model.cfg
+        H = cfg.n_hidden
+        self.w = []
+        for n in range(cfg.n_layer):
+            w_ih = p[f"lstm.weight_ih_l{n}"]
+            if n == 0 and not cfg.frame_input:
+                w_ih = w_ih[:, :0]  # layer 0's input projection is a table lookup in livegen
+            self.w.append(
+                np.ascontiguousarray(np.concatenate([w_ih, p[f"lstm.weight_hh_l{n}"]], 1))
+            )
+        self.head = np.ascontiguousarray(p["head.weight"])
+        self.x = [np.ones(w.shape[1], np.float32) for w in self.w]
+        self.g = np.empty(4 * H, np.float32)
+        self.out = np.empty(self.head.shape[0], np.float32)
+        self.h = np.ones(H, np.float32)
+
+    def __call__(self, token: int) -> None:
+        for w, x in zip(self.w, self.x, strict=True):
+            np.dot(w, x, out=self.g)
+        np.dot(self.head, self.h, out=self.out)
+
+
+def step_fn(path: str, model: LSTMModel, sampler: Sampler):
+    """A callable(token) doing one live step of ``path`` (model step + sampling)."""
+    if path == "floor":
+        return Floor(model)
+    stepper = TorchStep(model, "cpu") if path == "eager" else make_stepper(model, "cpu")
     state = stepper.new_state()
-    for tok in tokens[:warmup]:
-        stepper(int(tok), state)
-    clock = time.perf_counter_ns
-    out = np.empty(len(tokens) - warmup)
-    for n, tok in enumerate(tokens[warmup:].tolist()):
+
+    def step(token: int) -> None:
+        sampler.sample(stepper(token, state))
+
+    step.name = stepper.name  # type: ignore[attr-defined]
+    return step
+
+
+def time_block(fn, tokens: list[int], pace: float) -> list[float]:
+    """Microseconds per call; with ``pace``, each call starts on a fixed deadline."""
+    clock = time.perf_counter
+    out = []
+    start = clock()
+    for n, tok in enumerate(tokens):
+        if pace:
+            deadline = start + n * pace
+            left = deadline - clock()
+            if left > 0.0005:
+                time.sleep(left - 0.0005)
+            while clock() < deadline:
+                pass
         t0 = clock()
-        stepper(tok, state)
-        out[n] = clock() - t0
-    return out / 1e3
+        fn(tok)
+        out.append((clock() - t0) * 1e6)
+    return out
 
 
-def blas_name() -> str | None:
-    try:  # numpy >= 1.26 records its build configuration
-        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
-        return f"{blas['name']} {blas.get('version', '')}".strip()
-    except Exception:
-        return None
+def models(quick: bool) -> list[tuple[str, LSTMModel, object]]:
+    out = []
+    for name in ("folk_melody", "chorale_poly"):
+        try:
+            loaded = checkpoint.load(checkpoint.resolve(name))
+        except Exception as err:  # a model not trained yet is left out, and said so
+            print(f"skipping {name}: {err}")
+            continue
+        out.append((name, loaded.model.eval(), loaded.codec))
+    codec = make_codec("performance")
+    torch.manual_seed(0)
+    cfg = ModelConfig(codec.vocab_size, n_layer=3, n_hidden=512, n_embd=64)
+    out.append(("performance 3x512 (random weights)", LSTMModel(cfg).eval(), codec))
+    return out
+
+
+def percentiles(us: list[float]) -> dict:
+    a = np.asarray(us)
+    return {
+        "p50_us": round(float(np.percentile(a, 50)), 1),
+        "p99_us": round(float(np.percentile(a, 99)), 1),
+        "n": len(a),
+    }
 
 
 def machine() -> dict:
@@ -66,64 +145,86 @@ def machine() -> dict:
                 break
     except OSError:
         pass
+    try:
+        blas = np.show_config(mode="dicts")["Build Dependencies"]["blas"]
+        blas_name = f"{blas['name']} {blas.get('version', '')}".strip()
+    except Exception:
+        blas_name = None
     return {
         "cpu": cpu,
         "logical_cpus": os.cpu_count(),
-        "load_avg_1min": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
+        "load_avg_1min": round(os.getloadavg()[0], 2),
         "platform": platform.platform(),
         "python": platform.python_version(),
         "torch": torch.__version__,
         "numpy": np.__version__,
-        "torch_threads": torch.get_num_threads(),
-        "numpy_blas": blas_name(),
-        "openblas_threads_env": os.environ.get("OPENBLAS_NUM_THREADS"),
+        "numpy_blas": blas_name,
+        "threads": 1,
     }
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--steps", type=int, default=2000, help="timed fused steps per size")
-    ap.add_argument(
-        "--eager-steps", type=int, default=1000, help="timed eager steps per size (ms each)"
-    )
-    ap.add_argument("--warmup", type=int, default=200)
-    ap.add_argument("--vocab", type=int, default=128)
+    ap.add_argument("--quick", action="store_true", help="few steps: a smoke run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "step_latency.json")
     args = ap.parse_args()
-
     torch.set_num_threads(1)
+    # Steps per block and blocks per (model, pace): paths alternate block by block.
+    plan = {0.0: (400, 5), 0.010: (100, 5), 0.125: (16, 5)}
+    if args.quick:
+        plan = {0.0: (100, 2), 0.010: (30, 2), 0.125: (4, 2)}
+    rows, ticks = [], []
+    load_before = os.getloadavg()[0]
     rng = np.random.default_rng(0)
-    tokens = rng.integers(0, args.vocab, args.warmup + max(args.steps, args.eager_steps))
-    rows = []
-    print(f"{'size':>6} {'path':>15} {'p50 us':>8} {'p99 us':>8}")
-    for n_layer, n_hidden in SIZES:
-        torch.manual_seed(0)
-        model = LSTMModel(ModelConfig(args.vocab, n_layer=n_layer, n_hidden=n_hidden)).eval()
-        for stepper, steps in (
-            (TorchStep(model, "cpu"), args.eager_steps),
-            (FusedStep(model), args.steps),
-        ):
-            us = time_steps(stepper, tokens[: args.warmup + steps], args.warmup)
-            row = {
-                "n_layer": n_layer,
-                "n_hidden": n_hidden,
-                "path": stepper.name,
-                "steps": steps,
-                "p50_us": round(float(np.percentile(us, 50)), 1),
-                "p99_us": round(float(np.percentile(us, 99)), 1),
-            }
-            rows.append(row)
-            size = f"{n_layer}x{n_hidden}"
-            print(f"{size:>6} {row['path']:>15} {row['p50_us']:>8.1f} {row['p99_us']:>8.1f}")
-        eager, fused = rows[-2]["p50_us"], rows[-1]["p50_us"]
-        print(f"{'':>6} {'speed-up':>15} {eager / fused:>8.1f}x")
+    print(f"{'model':>36} {'pace':>8} {'path':>8} {'p50 us':>8} {'p99 us':>8} {'x floor':>8}")
+    for name, model, codec in models(args.quick):
+        V = model.cfg.vocab_size
+        sampler = Sampler(temperature=1.0, seed=0)
+        fns = {p: step_fn(p, model, sampler) for p in ("eager", "livegen", "floor")}
+        for fn in fns.values():  # warm-up
+            for tok in rng.integers(0, V, 50).tolist():
+                fn(tok)
+        for pace, (steps, blocks) in plan.items():
+            us: dict[str, list[float]] = {p: [] for p in fns}
+            for _ in range(blocks):
+                for path, fn in fns.items():
+                    us[path] += time_block(fn, rng.integers(0, V, steps).tolist(), pace)
+            floor = np.percentile(us["floor"], 50)
+            for path in fns:
+                stats = percentiles(us[path])
+                row = {"model": name, "pace_ms": pace * 1000, "path": path, **stats}
+                row["path_name"] = getattr(fns[path], "name", path)
+                row["p50_vs_floor"] = round(stats["p50_us"] / floor, 2)
+                rows.append(row)
+                pace_text = "b2b" if pace == 0 else f"{pace * 1000:.0f} ms"
+                print(
+                    f"{name:>36} {pace_text:>8} {path:>8} {stats['p50_us']:>8.1f} "
+                    f"{stats['p99_us']:>8.1f} {row['p50_vs_floor']:>8.2f}"
+                )
+        # The whole Player tick (every token of a tick, sampling and decoding), paced 125 ms
+        # when not quick, after a primer of silence so the state is warm.
+        player = Player(model, codec, Sampler(temperature=1.0, seed=1))
+        with torch.inference_mode():
+            for _ in range(32):
+                player.step(EMPTY_TICK, play=True)
+
+            def tick(_tok: int, player=player) -> None:
+                player.step(EMPTY_TICK, play=True)
+
+            for pace in (0.0, 0.125 if not args.quick else 0.010):
+                steps = 300 if pace == 0 else (48 if not args.quick else 20)
+                stats = percentiles(time_block(tick, [0] * steps, pace))
+                ticks.append({"model": name, "pace_ms": pace * 1000, **stats})
+                print(
+                    f"{name:>36} {'b2b' if pace == 0 else f'{pace * 1000:.0f} ms':>8} "
+                    f"{'tick':>8} {stats['p50_us']:>8.1f} {stats['p99_us']:>8.1f}"
+                )
     result = {
         "benchmark": "step_latency",
-        "warmup": args.warmup,
-        "vocab_size": args.vocab,
-        "n_embd": ModelConfig(args.vocab).n_embd,
-        "machine": machine(),
-        "results": rows,
+        "command": "python bench/step_latency.py" + (" --quick" if args.quick else ""),
+        "machine": {**machine(), "load_avg_1min_before": round(load_before, 2)},
+        "steps": rows,
+        "player_ticks": ticks,
     }
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(result, indent=2) + "\n")

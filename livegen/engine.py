@@ -210,6 +210,8 @@ class Engine:
     def run(self) -> None:
         """The session loop, in the calling thread, until :meth:`close` or a fatal error."""
         torch.set_num_threads(1)  # a second OpenMP thread collapses when the other core is busy
+        if self.cfg.realtime:
+            self._notice(_try_realtime())
         try:
             self.prime()
             if self.cfg.clock == "midi":
@@ -257,12 +259,14 @@ class Engine:
         clock.start(self._now() + 0.01, tick=self.n)
         if self.sender is not None:
             self._send_quietly(ClockSender.START)
+            self._schedule_pulses(self.n)
         while not self._stop.is_set():
             n = self.n
             target = clock.deadline(n) - self.latency
             self._wait_polling(target)
             if self._stop.is_set():
                 break
+            self._send_pulses()  # the tick's first pulse is due with its notes
             late = self._now() - target
             clock.last_tick = n
             if late > clock.period:
@@ -277,9 +281,12 @@ class Engine:
                 self.late_ticks += 1
             self.tick(self._take_inbox())
             if self.sender is not None:
-                # This tick's first pulse went with its notes; the rest fall before the next.
-                self._pulses.extend(self.sender.schedule(n)[0:])
+                self._schedule_pulses(n + 1)
             self._check_alive()
+
+    def _schedule_pulses(self, n: int) -> None:
+        """Queue tick ``n``'s clock pulses (they shift with the latency offset, like notes)."""
+        self._pulses.extend((t - self.latency, msg) for t, msg in self.sender.schedule(n))
 
     def _run_midi_clock(self) -> None:
         while not self._stop.is_set():
@@ -288,20 +295,27 @@ class Engine:
             self._sleep(POLL)
 
     def _wait_polling(self, target: float) -> None:
-        """Sleep to ``target`` in short slices, forwarding input and clock pulses meanwhile."""
-        now = self._now
+        """Wait for ``target``, forwarding input and sending clock pulses on time meanwhile.
+
+        Sleeps in slices of at most ``POLL`` (input is passed through within that), and
+        spins the last half millisecond before the target or a pulse, so both leave on time.
+        """
+        now, pulses = self._now, self._pulses
         while not self._stop.is_set():
             self._poll_input()
             self._send_pulses()
-            left = target - now()
-            if left <= 0:
+            t = now()
+            if t >= target:
                 return
+            nearest = min(target, pulses[0][0]) if pulses else target
+            left = nearest - t
             if left > POLL + 0.0005:
                 self._sleep(POLL)
             elif left > 0.0005:
                 self._sleep(left - 0.0005)
             else:
-                self._sleep(0)  # spin the last half millisecond, yielding the GIL
+                while now() < nearest:  # spin, the GIL released now and then
+                    self._sleep(0)
 
     def _send_pulses(self) -> None:
         pulses = self._pulses
@@ -867,6 +881,22 @@ class Engine:
                     self._history_count += 1
         offs = self.player.cancel()  # nothing of the primer sounds live
         del offs
+
+
+def _try_realtime(priority: int = 10) -> str:
+    """Put the calling thread on SCHED_FIFO where the OS allows it; says what happened."""
+    import os
+
+    if not hasattr(os, "sched_setscheduler"):
+        return "real-time scheduling: not available on this OS (normal priority)"
+    try:
+        os.sched_setscheduler(0, os.SCHED_FIFO, os.sched_param(priority))
+    except (PermissionError, OSError) as err:
+        return (
+            f"real-time scheduling not permitted ({err.strerror or err}): normal priority; "
+            "allow it with an rtprio limit (e.g. the 'audio' group) for tighter timing"
+        )
+    return f"real-time scheduling: SCHED_FIFO priority {priority} for the tick thread"
 
 
 def _device(device: str) -> str:

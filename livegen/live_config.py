@@ -69,6 +69,7 @@ class LiveConfig:
     out_port: str = "livegen out"
     virtual: bool = True  # create the ports (false: open existing ports by name)
     device: str = "auto"  # auto, cpu or cuda
+    realtime: bool = True  # try SCHED_FIFO for the tick thread (Linux, where permitted)
     queue_size: int = 4096  # input messages held between ticks; beyond it they are dropped
     cc: dict[str, int] = field(default_factory=dict)  # control name -> CC number
 
