@@ -685,8 +685,8 @@ class Engine:
         self._do(lambda: self._after_step.append("stop"))
 
     def _apply_stop(self) -> None:
-        self._after_step.append("stop")
-        # No tick may come (external clock stopped): end the notes now.
+        # No tick may come (external clock stopped): end the notes now. The state hears
+        # the releases at the next tick.
         self.player.cancel()
         self.scheduler.all_off()
         self.playing = False

@@ -451,3 +451,30 @@ def test_snapshot_is_frozen():
     engine, _ = make()
     with pytest.raises(AttributeError):
         engine.snapshot().tick = 5  # type: ignore[misc]
+
+
+def test_midi_clock_drives_ticks_and_stop_silences_at_once():
+    ports = FakePorts()
+    engine = Engine(loaded(), ports, LiveConfig(seed=1, clock="midi", mode="free"))
+    t = 0.0
+    ports.feed(mido.Message("start"), t)
+    for _ in range(6 * 20):  # 20 ticks of 24-per-quarter pulses at 120 BPM
+        t += 60 / (120 * 24)
+        ports.feed(mido.Message("clock"), t)
+    engine._poll_input()
+    s = engine.snapshot()
+    assert s.tick == 19
+    assert s.bpm == pytest.approx(120, rel=0.01)
+    assert note_ons(ports.sent)
+    ports.feed(mido.Message("stop"), t)
+    engine._poll_input()
+    assert sounding(ports.sent) == set()
+    assert engine.snapshot().phase == "stopped"
+    count = len(ports.sent)
+    ports.feed(mido.Message("continue"), t)
+    for _ in range(12):
+        t += 60 / (120 * 24)
+        ports.feed(mido.Message("clock"), t)
+    engine._poll_input()
+    assert engine.snapshot().tick == 21 and engine.snapshot().playing
+    assert len(ports.sent) >= count
