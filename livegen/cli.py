@@ -25,7 +25,6 @@ DEFAULT_CHECKPOINT = "folk_melody"
 DEFAULT_PRIMERS = {"melody": "folk.mid"}
 DEFAULT_PRIMER = "chorale.mid"
 LIVE_CONFIG = ROOT / "configs" / "live.yaml"
-PANEL_MISSING = "the terminal panel is not in this version yet; use 'livegen run' to play live"
 
 # Modules whose error class means "the user asked for something that cannot be done".
 _EXPECTED = (
@@ -67,9 +66,12 @@ def build_parser() -> argparse.ArgumentParser:
         description=_para(
             "livegen: real-time MIDI continuation with a stateful LSTM stepped once per clock "
             "tick.",
+            "With no command, livegen opens the live control panel; it takes the options of "
+            "'livegen panel --help' (e.g. 'livegen --checkpoint chorale_poly --start-jack').",
             "Train models with 'python train.py --config configs/<recipe>.yaml'.",
         ),
         epilog="examples:\n"
+        "  livegen                      # the live panel\n"
         "  livegen generate -o out.mid --plot out.png\n"
         "  livegen generate --checkpoint chorale_poly --primer my_phrase.mid -o out.mid\n"
         "  livegen info folk_melody\n"
@@ -208,44 +210,71 @@ def build_parser() -> argparse.ArgumentParser:
         "  livegen run --clock midi --connect --in-port 'Keystation' --out-port 'FLUID'\n"
         "  livegen run --start-jack     # no sound card or MIDI backend: a private JACK server",
     )
-    run.add_argument("--config", type=Path, metavar="FILE.yaml", help="live settings YAML")
-    run.add_argument("--checkpoint", metavar="NAME|PATH", help="model to play (folk_melody)")
-    run.add_argument("--mode", choices=("continue", "accompany", "free"), help="how to play")
-    run.add_argument("--bpm", type=_positive_float, help="internal clock tempo")
-    run.add_argument("--clock", choices=("internal", "midi"), help="tick source")
-    run.add_argument(
+    _add_live_options(run)
+    run.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds")
+    run.set_defaults(func=cmd_run)
+
+    panel = sub.add_parser(
+        "panel",
+        formatter_class=_Formatter,
+        help="play live with the terminal control panel (what bare 'livegen' opens)",
+        description=_para(
+            "Play live, as 'livegen run' does, with a Textual control panel: ports, tempo, "
+            "bar position, mode and phase, a piano roll of your notes and livegen's, step "
+            "latency; keys for temperature, mode, tempo, model switch, panic, reset, "
+            "regenerate, start/stop ('?' in the panel lists them all). 'livegen' with no "
+            "command opens the panel and takes these same options.",
+            "Settings come from --config (default configs/live.yaml), then the model, "
+            "temperature and mode remembered from the last panel session (in the user's "
+            "config folder, or $LIVEGEN_CONFIG_DIR), then these options.",
+        ),
+        epilog="examples:\n"
+        "  livegen\n"
+        "  livegen --checkpoint chorale_poly --mode accompany --bpm 96\n"
+        "  livegen --start-jack          # no MIDI backend running: a private JACK server",
+    )
+    _add_live_options(panel)
+    panel.set_defaults(func=cmd_panel)
+    return parser
+
+
+def _add_live_options(parser: argparse.ArgumentParser) -> None:
+    """The options of a live session, shared by ``run`` and ``panel``."""
+    parser.add_argument("--config", type=Path, metavar="FILE.yaml", help="live settings YAML")
+    parser.add_argument("--checkpoint", metavar="NAME|PATH", help="model to play (folk_melody)")
+    parser.add_argument("--mode", choices=("continue", "accompany", "free"), help="how to play")
+    parser.add_argument("--bpm", type=_positive_float, help="internal clock tempo")
+    parser.add_argument("--clock", choices=("internal", "midi"), help="tick source")
+    parser.add_argument(
         "--clock-out", action="store_true", default=None, help="send MIDI clock to lead"
     )
-    run.add_argument("--temperature", type=_non_negative_float, metavar="T")
-    run.add_argument("--top-p", type=_probability, metavar="P")
-    run.add_argument("--seed", type=int, metavar="N", help="fixed seed: repeatable answers")
-    run.add_argument(
+    parser.add_argument("--temperature", type=_non_negative_float, metavar="T")
+    parser.add_argument("--top-p", type=_probability, metavar="P")
+    parser.add_argument("--seed", type=int, metavar="N", help="fixed seed: repeatable answers")
+    parser.add_argument(
         "--response-bars", type=_non_negative_float, metavar="BARS", help="0: as long as the call"
     )
-    run.add_argument("--silence-ticks", type=_positive_int, metavar="N")
-    run.add_argument("--channel", type=_channel, metavar="1-16", help="output MIDI channel")
-    run.add_argument("--key", metavar="KEY", help="key/scale lock, e.g. 'D dorian'")
-    run.add_argument("--passthrough", action="store_true", default=None)
-    run.add_argument("--velocity", choices=("model", "player", "fixed"))
-    run.add_argument("--latency-ms", type=float, metavar="MS", help="send output earlier")
-    run.add_argument("--primer", metavar="FILE.mid", help="fed before playing (free mode)")
-    run.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "windows"))
-    run.add_argument("--in-port", metavar="NAME")
-    run.add_argument("--out-port", metavar="NAME")
-    run.add_argument(
+    parser.add_argument("--silence-ticks", type=_positive_int, metavar="N")
+    parser.add_argument("--channel", type=_channel, metavar="1-16", help="output MIDI channel")
+    parser.add_argument("--key", metavar="KEY", help="key/scale lock, e.g. 'D dorian'")
+    parser.add_argument("--passthrough", action="store_true", default=None)
+    parser.add_argument("--velocity", choices=("model", "player", "fixed"))
+    parser.add_argument("--latency-ms", type=float, metavar="MS", help="send output earlier")
+    parser.add_argument("--primer", metavar="FILE.mid", help="fed before playing (free mode)")
+    parser.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "windows"))
+    parser.add_argument("--in-port", metavar="NAME")
+    parser.add_argument("--out-port", metavar="NAME")
+    parser.add_argument(
         "--connect",
         action="store_true",
         help="open existing ports named by --in-port/--out-port instead of creating virtual ones",
     )
-    run.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    run.add_argument(
+    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
+    parser.add_argument(
         "--start-jack",
         action="store_true",
         help="if no MIDI backend is usable, start a private 'jackd -d dummy' server",
     )
-    run.add_argument("--duration", type=_positive_float, metavar="S", help="stop after S seconds")
-    run.set_defaults(func=cmd_run)
-    return parser
 
 
 def _number(text: str, kind: type = float) -> float:
@@ -456,15 +485,14 @@ def _channel(text: str) -> int:
     return value - 1  # MIDI's channels 1..16 are 0..15 on the wire
 
 
-def cmd_run(args: argparse.Namespace) -> int:
-    from livegen.live import open_session, run_headless
+def _live_config(args: argparse.Namespace, remembered: dict | None = None):
+    """configs/live.yaml (or --config), then ``remembered``, then the command line."""
     from livegen.live_config import load_live_config
 
     config = args.config
     if config is None and LIVE_CONFIG.exists():
         config = LIVE_CONFIG
-    cfg = load_live_config(
-        config,
+    flags = dict(
         checkpoint=args.checkpoint,
         mode=args.mode,
         bpm=args.bpm,
@@ -486,9 +514,27 @@ def cmd_run(args: argparse.Namespace) -> int:
         out_port=args.out_port,
         virtual=False if args.connect else None,
         device=args.device,
+        precision=args.precision,
     )
-    session = open_session(cfg, start_jack=args.start_jack)
+    given = {k: v for k, v in flags.items() if v is not None}
+    return load_live_config(config, **{**(remembered or {}), **given})
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from livegen.live import open_session, run_headless
+
+    session = open_session(_live_config(args), start_jack=args.start_jack)
     return run_headless(session, duration=args.duration)
+
+
+def cmd_panel(args: argparse.Namespace) -> int:
+    from livegen.live import open_session
+    from livegen.tui.app import make_app, run_panel
+
+    def session_factory(remembered: dict):
+        return open_session(_live_config(args, remembered), start_jack=args.start_jack)
+
+    return run_panel(make_app(session_factory))
 
 
 # ---- entry point -------------------------------------------------------------------------------
@@ -513,15 +559,14 @@ def _error_line(error: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``livegen``; returns the exit status (0 ok, 2 on an expected error)."""
     parser = build_parser()
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help", "--version")):
+        argv = ["panel", *argv]  # bare `livegen [options]` opens the live panel
     args, unknown = parser.parse_known_args(argv)
-    if getattr(args, "command", None) == "run":
+    if getattr(args, "command", None) in ("run", "panel"):
         args = parser.parse_args(argv)
     if unknown:
         parser.error(f"unrecognized arguments: {' '.join(unknown)}")
-    if args.command is None:
-        # Bare `livegen` will open the live panel; until it exists say so, not pretend.
-        print(f"{PROG}: error: {PANEL_MISSING}; see '{PROG} --help'", file=sys.stderr)
-        return 2
     try:
         return args.func(args)
     except KeyboardInterrupt:

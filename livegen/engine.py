@@ -18,6 +18,7 @@ panic, mode change, model switch, port loss, an exception, Ctrl-C) ends those no
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import traceback
@@ -28,6 +29,7 @@ from typing import Any
 
 import mido
 import numpy as np
+import numpy.ma  # noqa: F401  np.percentile imports it on first use: not in the first tick
 import torch
 
 from livegen.checkpoint import Loaded
@@ -137,7 +139,7 @@ class Engine:
         self.sampler = Sampler(cfg.temperature, cfg.top_p, cfg.seed)
         self.device = _device(cfg.device)
         self.loaded = loaded
-        self.player = Player(loaded.model, loaded.codec, self.sampler, self.device)
+        self.player = Player(loaded.model, loaded.codec, self.sampler, self.device, cfg.precision)
         self.tpq = loaded.codec.ticks_per_quarter
         self.player.set_key_mask(key_pitches(cfg.key))
         self.clock = InternalClock(cfg.bpm, self.tpq, now=now, sleep=sleep)
@@ -214,6 +216,10 @@ class Engine:
             self._notice(_try_realtime())
         try:
             self.prime()
+            # A full collection walks every object torch and the model made (~170k): 160-190 ms
+            # holding the GIL on a busy 2-core machine, more than a tick, and an input flood
+            # triggers one. Frozen objects are never walked again.
+            gc.freeze()
             if self.cfg.clock == "midi":
                 self._run_midi_clock()
             else:
@@ -736,7 +742,9 @@ class Engine:
                     "restart livegen with it"
                 )
             torch.set_num_threads(1)
-            player = Player(loaded.model, loaded.codec, self.sampler, self.device)
+            player = Player(
+                loaded.model, loaded.codec, self.sampler, self.device, self.cfg.precision
+            )
             player.set_key_mask(key_pitches(self.key))
             with self._history_lock:
                 history = list(self._history)

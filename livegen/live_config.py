@@ -19,6 +19,7 @@ CLOCKS = ("internal", "midi")
 VELOCITIES = ("model", "player", "fixed")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
+PRECISIONS = ("auto", "fp32", "int8")
 
 # Scales for the key lock, as semitones above the tonic.
 SCALES: dict[str, tuple[int, ...]] = {
@@ -69,6 +70,7 @@ class LiveConfig:
     out_port: str = "livegen out"
     virtual: bool = True  # create the ports (false: open existing ports by name)
     device: str = "auto"  # auto, cpu or cuda
+    precision: str = "auto"  # CPU step: auto (int8 only for big models), fp32 or int8
     realtime: bool = True  # try SCHED_FIFO for the tick thread (Linux, where permitted)
     queue_size: int = 4096  # input messages held between ticks; beyond it they are dropped
     cc: dict[str, int] = field(default_factory=dict)  # control name -> CC number
@@ -78,6 +80,9 @@ class LiveConfig:
         _require(self.clock in CLOCKS, "clock", f"must be one of {', '.join(CLOCKS)}")
         _require(self.velocity in VELOCITIES, "velocity", f"must be one of {VELOCITIES}")
         _require(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
+        _require(
+            self.precision in ("auto", "fp32", "int8"), "precision", "must be auto, fp32 or int8"
+        )
         _require(self.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
         _require(self.temperature >= 0, "temperature", "must be >= 0")
         _require(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")

@@ -494,17 +494,35 @@ def check_stepper(stepper: Stepper, model: LSTMModel, steps: int = 8, tol: float
     return worst
 
 
-def make_stepper(model: LSTMModel, device: torch.device | str = "cpu") -> Stepper:
+PRECISIONS = ("auto", "fp32", "int8")
+
+
+def make_stepper(
+    model: LSTMModel, device: torch.device | str = "cpu", precision: str = "auto"
+) -> Stepper:
     """The fastest correct batch-1 stepper for ``device`` ("cpu", "cuda[:n]" or "auto").
 
-    CPU: :class:`FusedStep` ("cpu-fused-fp32"). CUDA: :class:`CudaGraphStep`
-    ("cuda-graph"), checked against the model's own forward before use; if capture fails
-    or the check does not hold, :class:`TorchStep` ("torch-step") with a warning.
+    CPU: :class:`FusedStep` ("cpu-fused-fp32"), or with ``precision`` "int8" the int8
+    step ("cpu-int8", :mod:`livegen.int8`); "auto" takes int8 only for a model whose
+    weights no longer fit in cache and whose int8 logits stay within 1% of fp32's.
+    CUDA: :class:`CudaGraphStep` ("cuda-graph"), checked against the model's own forward
+    before use; if capture fails or the check does not hold, :class:`TorchStep`
+    ("torch-step") with a warning.
     """
+    if precision not in PRECISIONS:
+        raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {precision!r}")
     if device == "auto":
         device = "cuda" if torch.cuda.is_available() else "cpu"
     kind = torch.device(device).type
     if kind == "cpu":
+        from livegen import int8
+
+        if precision == "int8" or (
+            precision == "auto"
+            and int8.weight_bytes(model) > int8.BIG
+            and int8.logit_error(model, steps=16) <= int8.MAX_LOGIT_ERROR
+        ):
+            return int8.Int8Step(model)
         return FusedStep(model)
     if kind == "cuda":
         try:

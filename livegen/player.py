@@ -47,12 +47,17 @@ class Player:
     """Listen to a tick, answer a tick; holds the LSTM state for the whole session."""
 
     def __init__(
-        self, model: LSTMModel, codec: Codec, sampler: Sampler, device: str | torch.device = "cpu"
+        self,
+        model: LSTMModel,
+        codec: Codec,
+        sampler: Sampler,
+        device: str | torch.device = "cpu",
+        precision: str = "auto",
     ) -> None:
         self.model = model
         self.codec = codec
         self.sampler = sampler
-        self.stepper = make_stepper(model, device)
+        self.stepper = make_stepper(model, device, precision)
         self.frames = codec.head == "sigmoid"
         self.key_mask: np.ndarray | None = None  # key/scale lock over the vocabulary (or keys)
         self._frame = torch.zeros(codec.vocab_size)  # reused input buffer for pianoroll frames
