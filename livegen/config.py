@@ -78,7 +78,7 @@ class TrainSection:
     weight_decay: float = 0.01  # AdamW decoupled weight decay
     grad_clip: float = 1.0  # max global gradient norm; 0 disables clipping
     warmup_steps: int = 100  # linear warmup from 0 to lr
-    schedule: str = "cosine"  # after warmup: "cosine" decay to lr/10, or "constant"
+    schedule: str = "cosine"  # after warmup: "cosine" decay to lr/20, or "constant"
     seed: int = 1234  # init, batching and augmentation seed
     threads: int | None = None  # torch CPU threads; None: torch's default
     device: str = "auto"  # "auto" (CUDA when present), "cpu", "cuda", "cuda:1", ...
