@@ -271,6 +271,11 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
     parser.add_argument(
+        "--precision",
+        choices=("auto", "fp32", "int8"),
+        help="CPU step: auto (int8 only for big models where it keeps the logits), fp32, int8",
+    )
+    parser.add_argument(
         "--start-jack",
         action="store_true",
         help="if no MIDI backend is usable, start a private 'jackd -d dummy' server",
@@ -529,7 +534,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_panel(args: argparse.Namespace) -> int:
     from livegen.live import open_session
-    from livegen.tui.app import make_app, run_panel
+    from livegen.tui.launch import make_app, run_panel
 
     def session_factory(remembered: dict):
         return open_session(_live_config(args, remembered), start_jack=args.start_jack)

@@ -39,7 +39,7 @@ def tiny_ckpt(tmp_path_factory) -> Path:
     return path
 
 
-@pytest.mark.parametrize("command", [[], ["generate"], ["info"], ["ports"], ["run"]])
+@pytest.mark.parametrize("command", [[], ["generate"], ["info"], ["ports"], ["run"], ["panel"]])
 def test_help(command, capsys):
     assert run([*command, "--help"]) == 0
     out = capsys.readouterr().out
@@ -112,8 +112,53 @@ def test_unwritable_output(tiny_ckpt, tmp_path, capsys):
     expect_error([*argv, "-o", str(tmp_path / "no" / "dir" / "o.mid")], capsys, "o.mid")
 
 
-def test_the_panel_is_not_here_yet(capsys):
-    expect_error([], capsys, "panel", "livegen run")
+@pytest.fixture
+def panel_run(monkeypatch, tmp_path):
+    """Bare ``livegen`` with the session on fake ports and the app not run: what it built."""
+    from livegen import live
+    from livegen.tui import launch as tui_launch
+    from tests.tui.helpers import fake_session
+
+    monkeypatch.setenv("LIVEGEN_CONFIG_DIR", str(tmp_path / "config"))
+    built: dict = {}
+
+    def open_session(cfg, *, start_jack=False):
+        built.update(cfg=cfg, start_jack=start_jack)
+        return fake_session(temperature=cfg.temperature, mode=cfg.mode, bpm=cfg.bpm)
+
+    def run_panel(app):
+        built["app"] = app
+        app.shutdown()
+        return 0
+
+    monkeypatch.setattr(live, "open_session", open_session)
+    monkeypatch.setattr(tui_launch, "run_panel", run_panel)
+    return built
+
+
+def test_bare_livegen_opens_the_panel(panel_run):
+    assert run([]) == 0
+    assert panel_run["app"].engine.snapshot().model == "tiny_a_melody"
+    assert panel_run["cfg"].checkpoint == "folk_melody" and panel_run["start_jack"] is False
+
+
+def test_bare_livegen_takes_the_live_options_over_the_remembered_ones(panel_run, tmp_path):
+    config = tmp_path / "config"
+    config.mkdir()
+    (config / "state.yaml").write_text("temperature: 0.5\nmode: accompany\n")
+    assert run(["--bpm", "90", "--mode", "free", "--start-jack"]) == 0
+    cfg = panel_run["cfg"]
+    assert (cfg.bpm, cfg.mode, cfg.temperature) == (90, "free", 0.5)
+    assert panel_run["start_jack"] is True
+    assert run(["panel", "--temperature", "1.1"]) == 0
+    assert panel_run["cfg"].temperature == 1.1
+
+
+def test_bare_livegen_with_a_missing_checkpoint(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("LIVEGEN_CONFIG_DIR", str(tmp_path))
+    expect_error(["--checkpoint", "no_such_model"], capsys, "no_such_model")
+    assert run(["--channel", "0"]) == 2
+    assert "must be 1..16, not 0" in capsys.readouterr().err
 
 
 def test_run_with_a_missing_checkpoint(capsys):

@@ -6,6 +6,7 @@ The tests are skipped only when jackd is not installed, and fail instead where
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -77,7 +78,8 @@ class Peer:
             _, err = self.proc.communicate()
             raise AssertionError(f"midi_peer did not finish: {err.strip()}") from None
         err = self.proc.stderr.read()
-        self.proc.stdin.close()
+        with contextlib.suppress(BrokenPipeError):  # it had finished: "quit" stayed buffered
+            self.proc.stdin.close()
         assert self.proc.returncode == 0, f"midi_peer failed: {err.strip()}"
         return json.loads(self.report_path.read_text())
 

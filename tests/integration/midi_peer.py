@@ -10,9 +10,13 @@ its own (``--virtual-out``, ``--virtual-in``) for livegen to open by name.
 It prints one line ``READY {json}`` once its ports are up, plays the primer
 (``--notes "pitch:start:duration[:velocity],..."`` in quarter notes, or
 ``--notes-file`` JSON: a list of such rows) at ``--bpm``, or a flood of
-``--flood`` messages in ``--flood-seconds``, records every message arriving with
+``--flood`` messages in ``--flood-seconds``, and with either of them MIDI clock
+(``--clock BPM``: Start, ``--clock-pulses`` pulses at 24 per quarter, then Stop
+where the next pulse would fall) and raw messages (``--events-file`` JSON: rows
+``[seconds, [byte, ...]]``), records every message arriving with
 its ``perf_counter`` stamp (the same clock as the test process on Linux), and
-writes a JSON report to ``--report`` after ``--duration`` seconds, on a line
+writes a JSON report to ``--report`` after ``--duration`` seconds (or ``--linger``
+seconds after playing, unless ``--hold``), on a line
 ``quit`` on stdin, on stdin closing or on SIGTERM.
 
     python tests/integration/midi_peer.py --send-to "livegen in" \
@@ -62,6 +66,22 @@ def flood_events(count: int, seconds: float) -> list[tuple[float, list[int]]]:
     ]
 
 
+def clock_events(bpm: float, pulses: int) -> list[tuple[float, list[int]]]:
+    """Start, ``pulses`` pulses from time 0 (24 per quarter), Stop one pulse after the last."""
+    step = 60.0 / (bpm * 24)
+    events = [(0.0, [0xFA])]
+    events += [(k * step, [0xF8]) for k in range(pulses)]
+    events.append((pulses * step, [0xFC]))
+    return events
+
+
+def merge(*streams: list[tuple[float, list[int]]]) -> list[tuple[float, list[int]]]:
+    """One time-ordered stream; at equal times the earlier stream's messages go first."""
+    rows = [(t, k, i, msg) for k, s in enumerate(streams) for i, (t, msg) in enumerate(s)]
+    rows.sort(key=lambda r: (r[0], r[1], r[2]))
+    return [(t, msg) for t, _, _, msg in rows]
+
+
 def wait_until(t: float) -> None:
     while True:
         left = t - time.perf_counter()
@@ -99,8 +119,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--start-delay", type=float, default=0.2, help="seconds after READY")
     ap.add_argument("--flood", type=int, default=0, help="send this many messages")
     ap.add_argument("--flood-seconds", type=float, default=1.0)
+    ap.add_argument("--clock", type=float, metavar="BPM", help="also send Start, pulses, Stop")
+    ap.add_argument("--clock-pulses", type=int, default=96, help="pulses before Stop")
+    ap.add_argument("--events-file", help="also send raw messages: JSON [[seconds, [bytes]]]")
     ap.add_argument("--duration", type=float, default=10.0, help="record at most this long")
     ap.add_argument("--linger", type=float, default=0.3, help="keep recording after playing")
+    ap.add_argument(
+        "--hold", action="store_true", help="after playing, record on until quit or --duration"
+    )
     ap.add_argument("--report", help="JSON report path (default: stdout)")
     args = ap.parse_args(argv)
 
@@ -153,8 +179,14 @@ def main(argv: list[str] | None = None) -> int:
             events = primer_events([tuple(r) for r in json.load(f)], args.bpm)
     elif args.notes:
         events = primer_events(parse_notes(args.notes), args.bpm)
-    elif args.flood:
-        events = flood_events(args.flood, args.flood_seconds)
+    if args.flood:
+        events = merge(events, flood_events(args.flood, args.flood_seconds))
+    if args.events_file:
+        with open(args.events_file) as f:
+            events = merge(events, [(float(t), [int(b) for b in m]) for t, m in json.load(f)])
+    if args.clock:
+        # Clock first at equal times: a tick's pulse comes before the notes played on it.
+        events = merge(clock_events(args.clock, args.clock_pulses), events)
     if events and midi_out is None:
         raise SystemExit("midi_peer: notes to play but no output (--send-to or --virtual-out)")
 
@@ -166,7 +198,7 @@ def main(argv: list[str] | None = None) -> int:
         wait_until(t0 + offset)
         midi_out.send_message(msg)
         sent.append((time.perf_counter(), msg))
-    if events:
+    if events and not args.hold:
         end = min(end, time.perf_counter() + args.linger)
     while not stop.is_set() and time.perf_counter() < end:
         stop.wait(min(0.05, max(0.0, end - time.perf_counter())))

@@ -1,0 +1,377 @@
+"""The Textual control panel: runs a live session and controls it from the keyboard.
+
+The engine is its own thread (started on mount, closed on unmount, which ends every
+note); the panel never touches its internals. It reads ``engine.snapshot()`` a few times
+a second and changes the session only through the engine's setters, which act at the
+next tick, so a slow redraw can never delay one.
+
+Build it with :func:`livegen.tui.launch.make_app` (the CLI and the tests both do), which
+opens the session; :func:`livegen.tui.launch.run_panel` runs it and closes the session
+with all notes off whatever happens.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import signal
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from textual.app import App, ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import DataTable, Footer, Header, Input, Label
+
+from livegen.engine import Snapshot
+from livegen.live import Session
+from livegen.live_config import MODES
+from livegen.tui import keys
+from livegen.tui.models import Catalog, ModelEntry
+from livegen.tui.state import model_reference, save_state
+from livegen.tui.widgets import (
+    LIVEGEN,
+    PLAYER,
+    ModelTable,
+    NoticeLine,
+    PianoRoll,
+    SessionInfo,
+    Timing,
+)
+
+POLL = 0.2  # seconds between snapshot reads: 5 redraws a second is plenty to read
+SWITCH_INTERVAL = 0.0005  # the GIL's hand-over time while the panel runs (Python's: 5 ms)
+BACKENDS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "windows": "Windows MM"}
+
+
+class ModelDescribed(Message):
+    """A model's checkpoint summary is known (posted from the describing thread)."""
+
+    def __init__(self, entry: ModelEntry) -> None:
+        super().__init__()
+        self.entry = entry
+
+
+class LivegenApp(App[int]):
+    """The panel around one :class:`~livegen.live.Session`; build it with ``launch.make_app``."""
+
+    CSS_PATH = "livegen.tcss"
+    TITLE = "livegen"
+    COMMANDS = App.COMMANDS | {keys.LivegenCommands}
+    BINDINGS = [
+        *keys.bindings(),
+        Binding("escape", "leave_field", "Leave field", show=False),
+    ]
+
+    def __init__(
+        self,
+        session: Session,
+        catalog: Catalog,
+        *,
+        settings_path: Path,
+        notices: list[str] | None = None,
+        start_engine: bool = True,
+        snapshot_source: Callable[[], Snapshot] | None = None,
+        poll: float = POLL,
+    ) -> None:
+        super().__init__()
+        self.session = session
+        self.engine = session.engine
+        self.catalog = catalog
+        self.settings_path = settings_path
+        self.start_engine = start_engine
+        self.read_snapshot = snapshot_source or self.engine.snapshot
+        self.poll_every = poll
+        self.startup_notices = [*(notices or []), *session.notices]
+        self.notices: list[str] = []  # everything shown on the notice line, in order
+        self.snap = self.read_snapshot()
+        self._seen_notices = self.snap.notice_count
+        self._error_shown = False
+        self._wanted: dict[str, tuple[Any, int]] = {}  # asked for, not yet in a snapshot
+        self._session_closed = False
+        self._switch_interval: float | None = None
+        self._signals: list[int] = []
+        self.save_error: str | None = None  # the remembered settings could not be written
+
+    # ---- layout -----------------------------------------------------------------------
+    def compose(self) -> ComposeResult:
+        # Kept as attributes: the timer also fires while the help screen or the palette is up,
+        # and App.query_one would search those screens.
+        self.session_info = SessionInfo(self._ports_lines(), id="session")
+        self.models = ModelTable(self.catalog, id="models")
+        self.roll = PianoRoll(id="roll")
+        self.timing = Timing(id="timing")
+        self.fields = {
+            "temperature": Input(id="temperature", placeholder="e.g. 0.8", select_on_focus=True),
+            "key": Input(id="key", placeholder="off (e.g. D dorian)", select_on_focus=True),
+        }
+        self.notice_line = NoticeLine(id="notice")
+        yield Header(icon="♪")
+        with Horizontal(id="top"):
+            yield self.session_info
+            yield self.models
+        yield self.roll
+        with Horizontal(id="bottom"):
+            yield self.timing
+            with Vertical(id="controls"):
+                for name, label in (("temperature", "temperature"), ("key", "key lock")):
+                    with Horizontal(classes="field"):
+                        yield Label(label, classes="field-label")
+                        yield self.fields[name]
+        yield self.notice_line
+        yield Footer()
+
+    def _ports_lines(self) -> list[str]:
+        info = getattr(self.session.ports, "info", None)
+        if info is None:
+            return [f"ports  {self.snap.ports or self.session.ports!r}"]
+        how = "virtual" if info.virtual else "named"
+        where = BACKENDS.get(info.backend, info.backend)
+        if info.jack_server:
+            where += f" server {info.jack_server!r}"
+        return [
+            f"in     {info.in_full or info.in_name}",
+            f"out    {info.out_full or info.out_name}",
+            f"       {how}, {where}",
+        ]
+
+    def on_mount(self) -> None:
+        self.session_info.border_title = "Session"
+        self.models.border_title = "Models"
+        self.timing.border_title = "Timing"
+        self.query_one("#controls").border_title = "Set"
+        self.roll.border_title = f"Piano roll  [{PLAYER}]■[/] you  [{LIVEGEN}]■[/] livegen"
+        self.models.focus()
+        self._switch_interval = sys.getswitchinterval()
+        # A busy redraw must not hold the GIL for Python's default 5 ms slice while the
+        # engine's tick waits for it (measured beside a thread loading checkpoints: 12 late
+        # ticks of 40 at 5 ms, 2 at 0.5 ms).
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        if not self.is_headless:
+            self._catch_signals()
+        if self.start_engine and not self.engine.running:
+            # After the first screen is drawn, the heaviest redraw of the session.
+            self.call_after_refresh(self.engine.start)
+        for notice in self.startup_notices:
+            self.say(notice)
+        self.refresh_panel(force=True)
+        self.set_interval(self.poll_every, self.refresh_panel)
+        self.run_worker(self._describe_models, thread=True, exit_on_error=False, group="models")
+
+    def _catch_signals(self) -> None:
+        """SIGTERM / SIGHUP (terminal closed) quit like ``q``: through unmount, notes off."""
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGTERM, signal.SIGHUP):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, self.exit)
+                self._signals.append(sig)
+
+    def on_unmount(self) -> None:
+        self.shutdown()
+
+    def shutdown(self) -> None:
+        """Close the session (every note off), remember the settings; safe to call again."""
+        if self._session_closed:
+            return
+        self._session_closed = True
+        try:
+            self.session.close()
+        finally:
+            if self._switch_interval is not None:
+                sys.setswitchinterval(self._switch_interval)
+            with contextlib.suppress(Exception):
+                loop = asyncio.get_running_loop()
+                for sig in self._signals:
+                    loop.remove_signal_handler(sig)
+            self._remember()
+
+    def _handle_exception(self, error: Exception) -> None:
+        # A bug in the panel: end every note before Textual shows the traceback and exits.
+        with contextlib.suppress(Exception):
+            self.shutdown()
+        super()._handle_exception(error)
+
+    def _remember(self) -> None:
+        snap = self.engine.snapshot()
+        entry = self.catalog.find(snap.model)
+        loaded = getattr(self.engine, "loaded", None)
+        target = entry.target if entry else str(getattr(loaded, "path", snap.model))
+        notice = save_state(
+            self.settings_path,
+            {
+                "checkpoint": model_reference(target),
+                "temperature": snap.temperature,
+                "mode": snap.mode,
+            },
+        )
+        if notice:
+            self.save_error = notice
+
+    # ---- reading the engine -------------------------------------------------------------
+    def refresh_panel(self, force: bool = False) -> None:
+        snap = self.read_snapshot()
+        if snap is self.snap and not force:
+            return
+        self.snap = snap
+        self.session_info.show(snap)
+        self.timing.show(snap)
+        self.roll.show(snap)
+        self.sub_title = snap.model
+        table = self.models
+        fresh = min(snap.notice_count - self._seen_notices, len(snap.notices))
+        self._seen_notices = snap.notice_count
+        for notice in snap.notices[len(snap.notices) - fresh :] if fresh > 0 else ():
+            if notice.startswith("cannot switch model"):
+                table.mark(table.current, "")
+            self.say(notice, warning=notice.startswith(("cannot", "nothing")))
+        table.mark(snap.model, "" if table.pending == snap.model else table.pending)
+        if snap.error and not self._error_shown:
+            self._error_shown = True
+            self.say(f"{snap.error}; q quits", error=True)
+        for field, value in (
+            ("temperature", f"{snap.temperature:.2f}"),
+            ("key", snap.key or ""),
+        ):
+            box = self.fields[field]
+            if not box.has_focus and box.value != value:
+                box.value = value
+
+    def say(
+        self, text: str, *, warning: bool = False, error: bool = False, toast: bool = True
+    ) -> None:
+        """A notice: on the notice line, and as a toast unless it only confirms a key."""
+        self.notices.append(text)
+        self.notice_line.say(text, error=error or warning)
+        if toast or warning or error:
+            severity = "error" if error else "warning" if warning else "information"
+            self.notify(text, severity=severity, timeout=10 if error else 4)
+
+    def _describe_models(self) -> None:
+        """Worker thread: summarise each model once, current one first."""
+        entries = sorted(self.catalog.entries, key=lambda e: e.name != self.snap.model)
+        for entry in entries:
+            if self.catalog.info(entry) is None:
+                self.catalog.describe(entry)
+            self.post_message(ModelDescribed(entry))
+
+    def on_model_described(self, message: ModelDescribed) -> None:
+        self.models.show_info(message.entry)
+
+    # ---- controls -------------------------------------------------------------------------
+    def _current(self, key: str) -> Any:
+        """A control's value: the last asked for until a tick has applied it, else the engine's."""
+        snap = self.read_snapshot()
+        wanted = self._wanted.get(key)
+        if wanted is not None and snap.tick <= wanted[1]:
+            return wanted[0]
+        return getattr(snap, key)
+
+    def _ask(self, key: str, value: Any, setter: Callable[[Any], None]) -> bool:
+        """Call an engine setter; a refused value is a notice. Acts at the next tick."""
+        try:
+            setter(value)
+        except ValueError as err:
+            self.say(str(err), warning=True)
+            return False
+        self._wanted[key] = (value, self.read_snapshot().tick)
+        return True
+
+    def action_temperature(self, delta: float) -> None:
+        value = round(min(2.5, max(0.0, self._current("temperature") + delta)), 2)
+        self._ask("temperature", value, self.engine.set_temperature)
+
+    def action_tempo(self, delta: float) -> None:
+        if self.snap.clock == "midi":
+            self.say("the tempo follows the DAW's MIDI clock", warning=True)
+            return
+        value = min(400.0, max(20.0, round(self._current("bpm") + delta, 1)))
+        self._ask("bpm", value, self.engine.set_tempo)
+
+    def action_cycle_mode(self) -> None:
+        mode = MODES[(MODES.index(self._current("mode")) + 1) % len(MODES)]
+        if self._ask("mode", mode, self.engine.set_mode):
+            self.say(f"mode: {mode}", toast=False)
+
+    def action_response(self, delta: float) -> None:
+        value = min(64.0, max(0.0, float(int(self._current("response_bars")) + delta)))
+        self._ask("response_bars", value, self.engine.set_response_bars)
+
+    def action_channel(self, delta: int) -> None:
+        self._ask("channel", (self._current("channel") + delta) % 16, self.engine.set_channel)
+
+    def action_passthrough(self) -> None:
+        on = not self._current("passthrough")
+        if self._ask("passthrough", on, self.engine.set_passthrough):
+            self.say(f"pass-through {'on' if on else 'off'}", toast=False)
+
+    def action_toggle(self) -> None:
+        if self._current("playing"):
+            self._ask("playing", False, lambda _: self.engine.stop())
+            self.say("stopped: livegen's notes end; listening goes on (space starts)", toast=False)
+        else:
+            self._ask("playing", True, lambda _: self.engine.play())
+            self.say("started", toast=False)
+
+    def action_panic(self) -> None:
+        self.engine.panic()
+
+    def action_reset(self) -> None:
+        self.engine.reset()
+
+    def action_regenerate(self) -> None:
+        self.engine.regenerate()
+
+    def action_end_call(self) -> None:
+        if self.snap.mode != "continue":
+            self.say("end of call is for continue mode", warning=True)
+            return
+        self.engine.end_call()
+
+    def action_help(self) -> None:
+        if not isinstance(self.screen, keys.HelpScreen):
+            self.push_screen(keys.HelpScreen())
+
+    def action_edit(self, field: str) -> None:
+        (self.models if field == "models" else self.fields[field]).focus()
+
+    def action_leave_field(self) -> None:
+        if isinstance(self.focused, Input):
+            self.models.focus()
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        text = event.value.strip()
+        if event.input.id == "temperature":
+            try:
+                value = float(text)
+            except ValueError:
+                self.say(f"temperature must be a number, not {text!r}", warning=True)
+                return
+            if not 0 <= value <= 10:
+                self.say(f"temperature must be in 0..10, not {text}", warning=True)
+                return
+            self._ask("temperature", value, self.engine.set_temperature)
+        elif event.input.id == "key" and self._ask("key", text or None, self.engine.set_key):
+            self.say(f"key lock: {text}" if text else "key lock off", toast=False)
+        self.models.focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        entry = self.catalog.find(str(event.row_key.value))
+        if entry is not None:
+            self.switch_model(entry)
+
+    def switch_model(self, entry: ModelEntry) -> None:
+        """Ask the engine to load, warm and switch in ``entry``; it says when it is done."""
+        table = self.models
+        if entry.name == self.snap.model:
+            self.say(f"{entry.name} is playing already", toast=False)
+            return
+        info = self.catalog.info(entry)
+        if info is not None and info.error:
+            self.say(f"cannot switch model: {info.error}", warning=True)
+            return
+        self.engine.switch_model(entry.target)
+        table.mark(self.snap.model, entry.name)
+        self.say(f"switching to {entry.name}: warming it on the last bars…")
