@@ -11,7 +11,6 @@ the tests run on a fake clock.
 
 from __future__ import annotations
 
-import statistics
 import time
 from collections import deque
 from collections.abc import Callable
@@ -153,7 +152,7 @@ class MidiClockFollower:
         self.pulses_per_tick = pulses_per_tick(ticks_per_quarter)
         self.running = False
         self.position = 0  # pulses since the song's start: the next pulse's index
-        self._intervals: deque[float] = deque(maxlen=history)
+        self._stamps: deque[float] = deque(maxlen=history + 1)  # arrival times of a run
         self._last_pulse: float | None = None
         self._max_gap = max_gap  # a longer pause between pulses is a gap, not a tempo
 
@@ -164,10 +163,16 @@ class MidiClockFollower:
 
     @property
     def bpm(self) -> float | None:
-        """Tempo from the median of recent pulse intervals; None until a few arrived."""
-        if len(self._intervals) < 3:
+        """Tempo from the mean interval over the recent pulses; None until a few arrived.
+
+        The mean (span / count), not the median: JACK hands input over once per period,
+        so 25 ms pulses arrive 21.3 or 26.7 ms apart, and a median picks one of the two
+        (100 BPM read as 94), while the span's errors cancel.
+        """
+        stamps = self._stamps
+        if len(stamps) < 4:
             return None
-        return 60.0 / (statistics.median(self._intervals) * PPQN)
+        return 60.0 / ((stamps[-1] - stamps[0]) / (len(stamps) - 1) * PPQN)
 
     def feed(self, stamp: float, msg: mido.Message) -> ClockEvent | None:
         kind = msg.type
@@ -191,8 +196,9 @@ class MidiClockFollower:
 
     def _pulse(self, stamp: float) -> ClockEvent | None:
         last, self._last_pulse = self._last_pulse, stamp
-        if last is not None and 0 < stamp - last <= self._max_gap:
-            self._intervals.append(stamp - last)
+        if last is None or not 0 < stamp - last <= self._max_gap:
+            self._stamps.clear()  # a gap or a restart: the tempo starts again from here
+        self._stamps.append(stamp)
         if not self.running:
             return None  # DAWs keep sending clock while stopped: tempo only
         position = self.position

@@ -19,6 +19,7 @@ panic, mode change, model switch, port loss, an exception, Ctrl-C) ends those no
 from __future__ import annotations
 
 import gc
+import sys
 import threading
 import time
 import traceback
@@ -167,6 +168,7 @@ class Engine:
         self._sustained: set[int] = set()  # released while the pedal is down
         self._offs_next: set[int] = set()  # struck and released within one tick: off next tick
         self._last_velocity = cfg.fixed_velocity
+        self._dropped_seen = 0
         self._inbox: list[tuple[float, mido.Message]] = []
 
         # Call and response.
@@ -212,6 +214,10 @@ class Engine:
     def run(self) -> None:
         """The session loop, in the calling thread, until :meth:`close` or a fatal error."""
         torch.set_num_threads(1)  # a second OpenMP thread collapses when the other core is busy
+        # Another thread holding the GIL (loading a checkpoint, the panel drawing) would
+        # make the tick wait up to the 5 ms default switch interval: 12 of 40 ticks were
+        # late while models loaded beside it, 2 at 0.5 ms. The live process wants this.
+        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
         if self.cfg.realtime:
             self._notice(_try_realtime())
         try:
@@ -415,6 +421,7 @@ class Engine:
         """The musician's part of tick ``n``: releases, then strikes (pedal honoured)."""
         offs = set(self._offs_next)
         self._offs_next.clear()
+
         ons: dict[int, int] = {}
         for _, msg in inbox:
             kind = msg.type
@@ -440,6 +447,18 @@ class Engine:
                 self.ignored_input += 1  # sysex, aftertouch, program change...: not ours
         for p in ons:
             offs.discard(p)
+        dropped = self.ports.dropped
+        if dropped != self._dropped_seen:
+            # A flood overflowed the input queue (it drops the newest, so after everything
+            # heard here): a note-off may be among the lost, and a key believed held forever
+            # would keep continue mode from ever answering. Release what is held.
+            self._dropped_seen = dropped
+            if self._held or self._sustained:
+                for p in self._held | self._sustained:
+                    (self._offs_next if p in ons else offs).add(p)
+                self._held.clear()
+                self._sustained.clear()
+                self._notice("input overflowed (messages dropped): held keys released")
         if ons or self._held or self._sustained:
             self._last_heard = n
         tick = Tick(tuple(sorted(offs)), tuple(sorted(ons.items())))
