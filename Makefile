@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 TORCH ?= torch==2.13.0
 ARGS ?=
 
-.PHONY: setup system-deps run generate test lint bench clean
+.PHONY: setup system-deps run headless generate test lint bench clean
 
 $(VENV)/.installed: pyproject.toml
 	python3 -m venv $(VENV)
@@ -24,9 +24,13 @@ system-deps:
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
 	  $$SUDO apt-get install -y -qq --no-install-recommends jackd2; }
 
-# Plays live on virtual ports 'livegen in' / 'livegen out'; with no MIDI backend running
-# (no ALSA sequencer, no JACK server) it starts a private `jackd -d dummy` and says so.
+# Opens the live panel on virtual ports 'livegen in' / 'livegen out'; with no MIDI backend
+# running (no ALSA sequencer, no JACK server) it starts a private `jackd -d dummy` and says so.
 run: setup system-deps
+	$(VENV)/bin/livegen --start-jack $(ARGS)
+
+# The same session without the panel: a one-line status, for scripts and servers.
+headless: setup system-deps
 	$(VENV)/bin/livegen run --start-jack $(ARGS)
 
 generate: setup
