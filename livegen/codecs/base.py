@@ -28,6 +28,23 @@ class CodecError(ValueError):
     """A codec name or parameter that this version does not know."""
 
 
+def int_param(codec: str, key: str, value: Any, lo: int, hi: int) -> int:
+    """One integer constructor parameter, checked, or a CodecError naming it."""
+    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
+        raise CodecError(
+            f"codec {codec!r}: {key} must be an integer in [{lo}, {hi}], got {value!r}"
+        )
+    return int(value)
+
+
+def pitch_range(codec: str, low: Any, high: Any) -> tuple[int, int]:
+    """The checked ``low``..``high`` pitch range of a codec (at least an octave wide)."""
+    low, high = int_param(codec, "low", low, 0, 127), int_param(codec, "high", high, 0, 127)
+    if high - low < 11:  # folding by octaves needs at least one octave of room
+        raise CodecError(f"codec {codec!r}: high - low must be at least 11, got {low}..{high}")
+    return low, high
+
+
 class Accept(enum.Enum):
     """What a sampled token does to the tick being answered."""
 

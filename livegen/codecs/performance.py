@@ -20,29 +20,20 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from livegen.codecs.base import Accept, Codec, CodecError, CodecStream, Token
+from livegen.codecs.base import (
+    Accept,
+    Codec,
+    CodecStream,
+    Token,
+    int_param,
+    pitch_range,
+)
 from livegen.notes import DEFAULT_VELOCITY, Tick, fold_pitch, ticks_to_notes
 
 ON, OFF, VEL, SHIFT = "ON", "OFF", "VEL", "SHIFT"
 
 # Answer phases.
 _START, _OFFS, _ONS, _DONE = 0, 1, 2, 3
-
-
-def _int_param(codec: str, key: str, value: Any, lo: int, hi: int) -> int:
-    """One integer constructor parameter, checked, or a CodecError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
-        raise CodecError(
-            f"codec {codec!r}: {key} must be an integer in [{lo}, {hi}], got {value!r}"
-        )
-    return int(value)
-
-
-def _pitch_range(codec: str, low: Any, high: Any) -> tuple[int, int]:
-    low, high = _int_param(codec, "low", low, 0, 127), _int_param(codec, "high", high, 0, 127)
-    if high - low < 11:  # folding by octaves needs at least one octave of room
-        raise CodecError(f"codec {codec!r}: high - low must be at least 11, got {low}..{high}")
-    return low, high
 
 
 class PerformanceCodec(Codec):
@@ -63,12 +54,12 @@ class PerformanceCodec(Codec):
         velocity_bins: int = 32,
         max_shift: int = 24,
     ) -> None:
-        self.ticks_per_quarter = _int_param(
+        self.ticks_per_quarter = int_param(
             self.name, "ticks_per_quarter", ticks_per_quarter, 1, 960
         )
-        self.low, self.high = _pitch_range(self.name, low, high)
-        self.velocity_bins = _int_param(self.name, "velocity_bins", velocity_bins, 1, 127)
-        self.max_shift = _int_param(self.name, "max_shift", max_shift, 1, 10_000)
+        self.low, self.high = pitch_range(self.name, low, high)
+        self.velocity_bins = int_param(self.name, "velocity_bins", velocity_bins, 1, 127)
+        self.max_shift = int_param(self.name, "max_shift", max_shift, 1, 10_000)
         pitches = range(self.low, self.high + 1)
         # The vocabulary table: (kind, value) per token index, value = pitch, bin or ticks.
         # Everything below derives from it: names, strikes, tokens of events, meanings.

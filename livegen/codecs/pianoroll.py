@@ -12,7 +12,14 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from livegen.codecs.base import Accept, Codec, CodecError, CodecStream, Token
+from livegen.codecs.base import (
+    Accept,
+    Codec,
+    CodecStream,
+    Token,
+    int_param,
+    pitch_range,
+)
 from livegen.notes import (
     DEFAULT_VELOCITY,
     Tick,
@@ -26,22 +33,6 @@ from livegen.notes import (
 KEY = "KEY"
 
 
-def _int_param(codec: str, key: str, value: Any, lo: int, hi: int) -> int:
-    """One integer constructor parameter, checked, or a CodecError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
-        raise CodecError(
-            f"codec {codec!r}: {key} must be an integer in [{lo}, {hi}], got {value!r}"
-        )
-    return int(value)
-
-
-def _pitch_range(codec: str, low: Any, high: Any) -> tuple[int, int]:
-    low, high = _int_param(codec, "low", low, 0, 127), _int_param(codec, "high", high, 0, 127)
-    if high - low < 11:  # folding by octaves needs at least one octave of room
-        raise CodecError(f"codec {codec!r}: high - low must be at least 11, got {low}..{high}")
-    return low, high
-
-
 class PianorollCodec(Codec):
     """Key k (0..n-1) is pitch low+k; a token is the sorted tuple of the keys sounding."""
 
@@ -50,10 +41,10 @@ class PianorollCodec(Codec):
     max_tokens_per_tick: ClassVar[int] = 1
 
     def __init__(self, *, ticks_per_quarter: int = 4, low: int = 21, high: int = 108) -> None:
-        self.ticks_per_quarter = _int_param(
+        self.ticks_per_quarter = int_param(
             self.name, "ticks_per_quarter", ticks_per_quarter, 1, 960
         )
-        self.low, self.high = _pitch_range(self.name, low, high)
+        self.low, self.high = pitch_range(self.name, low, high)
         # The vocabulary table: (kind, pitch) per key index; names and strikes derive from it.
         self.table: tuple[tuple[str, int], ...] = tuple(
             (KEY, p) for p in range(self.low, self.high + 1)

@@ -12,26 +12,17 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from livegen.codecs.base import Accept, Codec, CodecError, CodecStream, Token
+from livegen.codecs.base import (
+    Accept,
+    Codec,
+    CodecStream,
+    Token,
+    int_param,
+    pitch_range,
+)
 from livegen.notes import DEFAULT_VELOCITY, Tick, fold_pitch, ticks_to_notes
 
 STEP, ON, HOLD = "STEP", "ON", "HOLD"
-
-
-def _int_param(codec: str, key: str, value: Any, lo: int, hi: int) -> int:
-    """One integer constructor parameter, checked, or a CodecError naming it."""
-    if isinstance(value, bool) or not isinstance(value, int | np.integer) or not lo <= value <= hi:
-        raise CodecError(
-            f"codec {codec!r}: {key} must be an integer in [{lo}, {hi}], got {value!r}"
-        )
-    return int(value)
-
-
-def _pitch_range(codec: str, low: Any, high: Any) -> tuple[int, int]:
-    low, high = _int_param(codec, "low", low, 0, 127), _int_param(codec, "high", high, 0, 127)
-    if high - low < 11:  # folding by octaves needs at least one octave of room
-        raise CodecError(f"codec {codec!r}: high - low must be at least 11, got {low}..{high}")
-    return low, high
 
 
 class PolyCodec(Codec):
@@ -44,10 +35,10 @@ class PolyCodec(Codec):
     MAX_ONS: ClassVar[int] = 12  # new notes per answered tick; then only HOLD or STEP
 
     def __init__(self, *, ticks_per_quarter: int = 4, low: int = 36, high: int = 84) -> None:
-        self.ticks_per_quarter = _int_param(
+        self.ticks_per_quarter = int_param(
             self.name, "ticks_per_quarter", ticks_per_quarter, 1, 960
         )
-        self.low, self.high = _pitch_range(self.name, low, high)
+        self.low, self.high = pitch_range(self.name, low, high)
         pitches = range(self.low, self.high + 1)
         # The vocabulary table: (kind, pitch or -1) per token index. Everything below derives
         # from it: names, strikes, the token of each event and the meaning of each token.
