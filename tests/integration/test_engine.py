@@ -161,7 +161,9 @@ def thread_errors(monkeypatch):
 
 
 # ---- 1, 3: call and response ------------------------------------------------------------------
-def test_continue_answers_after_the_call_and_ends_every_note(session, peer, thread_errors):
+def test_continue_answers_after_the_call_and_ends_every_note(
+    session, peer, thread_errors, jack_server
+):
     s = session(mode="continue", bpm=120, silence_ticks=4, response_bars=1)
     engine = s.engine
     engine.start()
@@ -195,7 +197,14 @@ def test_continue_answers_after_the_call_and_ends_every_note(session, peer, thre
     assert all(48 <= pitch <= 84 and ch == 0 for _, _, pitch, ch in got)
     # What arrived is what the engine says it played.
     out_spans = [sp for sp in snap.recent if sp.source == "out"]
-    assert [pitch for _, _, pitch, _ in ons] == [sp.pitch for sp in out_spans]
+    arrived, played = [pitch for _, _, pitch, _ in ons], [sp.pitch for sp in out_spans]
+    if arrived != played:
+        # Seen once in a CI run under load: the first note missing at the peer. Only a JACK
+        # overload (an xrun in the server's log) may excuse that, and only for one note.
+        xruns = jack_server.log().lower().count("xrun")
+        it = iter(played)
+        assert all(p in it for p in arrived) and len(played) - len(arrived) <= 1, (arrived, played)
+        assert xruns > 0, f"a note livegen played never arrived, with no xrun: {arrived} {played}"
     assert hanging(got) == set()
     assert engine.snapshot().open_notes == ()
     print(
