@@ -5,7 +5,9 @@ step is what the live engine does per token: the model step plus sampling. Three
 over the same weights, measured in the same run:
 
 - ``eager``: ``nn.LSTM`` through the model's own ``step`` (TorchStep), torch's CPU kernels;
-- ``livegen``: the path the engine picks on this device (``make_stepper``: FusedStep);
+- ``livegen``: the path the engine picks on this device (``make_stepper``: FusedStep, or
+  the int8 step for a model too big for cache), with sampling;
+- ``model``: livegen's step alone, without sampling (what the floor bounds);
 - ``floor``: only the GEMVs of the step (every layer's [W_ih | W_hh] and the head) over
   the same fp32 weights, no nonlinearity, no sampling: what memory bandwidth allows.
 
@@ -84,6 +86,13 @@ def step_fn(path: str, model: LSTMModel, sampler: Sampler):
         return Floor(model)
     stepper = TorchStep(model, "cpu") if path == "eager" else make_stepper(model, "cpu")
     state = stepper.new_state()
+    if path == "model":  # livegen's step alone: what the floor bounds
+
+        def step(token: int) -> None:
+            stepper(token, state)
+
+        step.name = stepper.name  # type: ignore[attr-defined]
+        return step
 
     def step(token: int) -> None:
         sampler.sample(stepper(token, state))
@@ -180,7 +189,7 @@ def main() -> None:
     for name, model, codec in models(args.quick):
         V = model.cfg.vocab_size
         sampler = Sampler(temperature=1.0, seed=0)
-        fns = {p: step_fn(p, model, sampler) for p in ("eager", "livegen", "floor")}
+        fns = {p: step_fn(p, model, sampler) for p in ("eager", "livegen", "model", "floor")}
         for fn in fns.values():  # warm-up
             for tok in rng.integers(0, V, 50).tolist():
                 fn(tok)

@@ -23,8 +23,8 @@ from livegen import checkpoint
 from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
 from livegen.codecs.base import Codec
-from livegen.config import TrainConfig, load_config, to_dict
-from livegen.data import Split, load_pieces, transpose
+from livegen.config import ConfigError, TrainConfig, load_config, to_dict
+from livegen.data import DataError, Split, load_pieces, transpose
 from livegen.model import LSTMModel, ModelConfig, State
 
 
@@ -173,7 +173,7 @@ def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if name.startswith("cuda") and not torch.cuda.is_available():
-        raise SystemExit("livegen: error: --train.device=cuda but no CUDA device is visible")
+        raise ConfigError("train.device=cuda, but no CUDA device is visible here (use auto or cpu)")
     return torch.device(name)
 
 
@@ -208,7 +208,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         progress=progress and main_proc,
     )
     if not split.train or not split.valid:
-        raise SystemExit(f"livegen: error: {cfg.data.source}: no training or validation pieces")
+        raise DataError(
+            f"{cfg.data.source}: too few pieces to split into training and validation sets"
+        )
     shifts = list(range(-cfg.data.transpose, cfg.data.transpose + 1)) or [0]
     train_set = Encoded(codec, split.train, shifts)
     valid_seqs = Encoded(codec, split.valid, [0]).plain()
@@ -443,9 +445,6 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--resume", action="store_true", help="continue the run in train.out")
     parser.add_argument("--quiet", action="store_true", help="no progress bars")
     args, overrides = parser.parse_known_args(argv)
-    from livegen.config import ConfigError
-    from livegen.data import DataError
-
     try:
         cfg = load_config(args.config, overrides)
         if not cfg.train.name:

@@ -143,3 +143,13 @@ def test_train_py_errors_are_one_line(args, words, capsys):
     assert err.startswith("train.py: error: ") and "Traceback" not in err
     for word in words:
         assert word in err
+
+
+def test_too_few_pieces_is_one_line(tmp_path, capsys):
+    folder = tmp_path / "one"
+    folder.mkdir()
+    write_midi(folder / "only.mid", make_notes([(60, 0, 1), (62, 1, 2)]), make_notes([]))
+    args = ["--config", TINY, f"--data.source={folder}", f"--data.cache_dir={tmp_path}"]
+    assert train_main([*args, "--data.limit=null", f"--train.out={tmp_path / 'run'}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("train.py: error: ") and "too few pieces" in err
