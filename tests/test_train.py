@@ -150,6 +150,7 @@ def test_too_few_pieces_is_one_line(tmp_path, capsys):
     folder.mkdir()
     write_midi(folder / "only.mid", make_notes([(60, 0, 1), (62, 1, 2)]), make_notes([]))
     args = ["--config", TINY, f"--data.source={folder}", f"--data.cache_dir={tmp_path}"]
-    assert train_main([*args, "--data.limit=null", f"--train.out={tmp_path / 'run'}"]) == 2
+    out = f"--train.out={tmp_path / 'run'}"
+    assert train_main([*args, "--data.limit=null", out, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("train.py: error: ") and "too few pieces" in err
