@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -61,3 +63,43 @@ def test_run_for_two_seconds_on_jack(jack_server):
     assert len(summary) == 1 and "all notes off (0 open)" in summary[0], done.stdout
     ticks = int(summary[0].split()[2])
     assert 14 <= ticks <= 22, summary  # two seconds at 120 BPM: 16 ticks
+
+
+@pytest.mark.jack
+@pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM])
+def test_ctrl_c_and_sigterm_end_every_note(jack_server, peer, signum):
+    """A key held through pass-through is certainly sounding when the signal comes."""
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", "--mode", "free"]
+        + ["--passthrough", "--seed", "3", "--duration", "60"],
+        cwd=ROOT, env=jack_server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        deadline = time.monotonic() + 30  # torch and the model load first
+        line = ""
+        while "listening on" not in line:
+            line = proc.stdout.readline()
+            assert line or proc.poll() is None, proc.stderr.read()
+            assert time.monotonic() < deadline, "livegen run did not open its ports"
+        p = peer("--send-to", "livegen in", "--record-from", "livegen out", "--notes", "40:0:12")
+        time.sleep(3.0)
+        proc.send_signal(signum)
+        out, err = proc.communicate(timeout=15)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    report = p.quit(timeout=20)  # it sends its key's release at 6 s, then stops
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert "all notes off (0 open)" in out, out
+    held: set[int] = set()
+    struck = 0
+    for _, msg in report["received"]:
+        status, note = msg[0] & 0xF0, msg[1] if len(msg) > 1 else None
+        if status == 0x90 and msg[2] > 0:
+            held.add(note)
+            struck += 1
+        elif status in (0x80, 0x90):
+            held.discard(note)
+    assert struck >= 2, report["received"]  # the passed-through key and livegen's own notes
+    assert held == set(), f"left sounding after {signal.Signals(signum).name}: {held}"
