@@ -124,25 +124,28 @@ def run_headless(
     """
     engine = session.engine
     tty = out.isatty()
+    # Both explicitly: a shell starts background jobs with SIGINT ignored, and Python then
+    # leaves it ignored, so Ctrl-C (or kill -INT) would not end the session.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
-    for notice in session.notices:
-        print(notice, file=out, flush=True)
-    ports = session.ports
-    info = getattr(ports, "info", None)
-    if info is not None:
-        shown_in, shown_out = info.in_full or info.in_name, info.out_full or info.out_name
-        print(f"listening on {shown_in!r}, playing on {shown_out!r}", file=out, flush=True)
-    print(
-        f"model {engine.loaded.path.stem} ({engine.loaded.codec.describe()}), "
-        f"step path {engine.snapshot().step_path}; Ctrl-C stops with all notes off",
-        file=out,
-        flush=True,
-    )
-    engine.start()
-    t0 = time.monotonic()
-    seen_notices = 0
-    phase = None
+    previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
+        for notice in session.notices:
+            print(notice, file=out, flush=True)
+        ports = session.ports
+        info = getattr(ports, "info", None)
+        if info is not None:
+            shown_in, shown_out = info.in_full or info.in_name, info.out_full or info.out_name
+            print(f"listening on {shown_in!r}, playing on {shown_out!r}", file=out, flush=True)
+        print(
+            f"model {engine.loaded.path.stem} ({engine.loaded.codec.describe()}), "
+            f"step path {engine.snapshot().step_path}; Ctrl-C stops with all notes off",
+            file=out,
+            flush=True,
+        )
+        engine.start()
+        t0 = time.monotonic()
+        seen_notices = 0
+        phase = None
         while engine.running:
             engine.wait(0.25)
             s = engine.snapshot()
@@ -161,6 +164,7 @@ def run_headless(
         pass
     finally:
         signal.signal(signal.SIGTERM, previous)
+        signal.signal(signal.SIGINT, previous_int)
         session.close()
     s = engine.snapshot()
     if tty:
