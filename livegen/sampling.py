@@ -10,6 +10,7 @@ allowed: the codec's grammar and the key/scale lock both speak this way.
 
 from __future__ import annotations
 
+import bisect
 import math
 
 import numpy as np
@@ -18,6 +19,9 @@ from torch import Tensor
 
 Mask = np.ndarray | Tensor
 _BLOCK = 256  # uniforms per draw-ahead block of sample()
+# Up to this many tokens, plain-float sampling: on a paced tick (cold caches) the eight
+# NumPy calls cost 290 us against 100 us for a Python loop over 39 logits (bench/).
+SMALL_VOCAB = 256
 
 
 def _as_array(x: Tensor | np.ndarray) -> np.ndarray:
@@ -111,6 +115,8 @@ class Sampler:
             if not z[best] > -np.inf:  # False for NaN too
                 raise ValueError("no allowed token has a finite logit")
             return best
+        if self._top_p >= 1.0 and z.shape[0] <= SMALL_VOCAB:
+            return self._sample_small(z, allowed)
         w = z.astype(np.float64) / self._temperature  # (V,)
         if allowed is not None:
             w[~allowed] = -np.inf
@@ -128,6 +134,35 @@ class Sampler:
             return int(order[self._pick(cum)])
         cum = np.cumsum(p)  # (V,)
         return self._pick(cum)
+
+    def _sample_small(self, z: np.ndarray, allowed: np.ndarray | None) -> int:
+        """``sample`` without NumPy for a small vocabulary: the same draw, in plain floats."""
+        values = z.tolist()
+        ok = allowed.tolist() if allowed is not None else None
+        if any(v != v for v in values):  # NaN anywhere, as the NumPy path refuses
+            raise ValueError("logits give no probability to any allowed token")
+        if ok is None:
+            top = max(values)
+        else:
+            top = max((v for v, a in zip(values, ok, strict=True) if a), default=-math.inf)
+        if not math.isfinite(top):
+            raise ValueError("logits give no probability to any allowed token")
+        inv_t, exp = 1.0 / self._temperature, math.exp
+        cum, acc = [], 0.0
+        if ok is None:
+            for v in values:
+                acc += exp((v - top) * inv_t)
+                cum.append(acc)
+        else:
+            for v, a in zip(values, ok, strict=True):
+                if a:
+                    acc += exp((v - top) * inv_t)
+                cum.append(acc)
+        # Inverse CDF as in _pick: the first index whose cumulative mass exceeds u * total.
+        i = bisect.bisect_right(cum, self._uniform() * acc)
+        if i == len(cum):
+            i = bisect.bisect_left(cum, acc)
+        return i
 
     def _pick(self, cum: np.ndarray) -> int:
         # Inverse CDF: the first index whose cumulative mass exceeds u * total. side="right"

@@ -165,3 +165,32 @@ def test_non_finite_logits_raise() -> None:
         sampler.sample(torch.full((4,), float("-inf")))
     with pytest.raises(ValueError):
         sampler.sample(torch.full((4,), float("nan")))
+
+
+@pytest.mark.parametrize("with_mask", [False, True])
+def test_small_vocabulary_path_draws_what_the_numpy_path_draws(monkeypatch, with_mask) -> None:
+    """Vocabularies up to SMALL_VOCAB sample in plain floats: the same draws, seed for seed."""
+    import livegen.sampling as sampling
+
+    logits = torch.randn(39, generator=torch.Generator().manual_seed(3)) * 3
+    mask = torch.ones(39, dtype=torch.bool)
+    mask[[0, 5, 6, 20]] = False
+
+    def draws() -> list[int]:
+        s = Sampler(temperature=0.8, seed=11)
+        return [s.sample(logits, mask if with_mask else None) for _ in range(500)]
+
+    small = draws()
+    monkeypatch.setattr(sampling, "SMALL_VOCAB", 0)  # force the NumPy path
+    assert draws() == small
+    if with_mask:
+        assert not {0, 5, 6, 20} & set(small)
+
+
+def test_large_vocabulary_frequencies_match_softmax() -> None:
+    logits = torch.linspace(-2, 2, 300)
+    s = Sampler(temperature=1.0, seed=2)
+    counts = np.bincount([s.sample(logits) for _ in range(20_000)], minlength=300)
+    expected = torch.softmax(logits, 0).numpy() * 20_000
+    top = np.argsort(expected)[-20:]  # the likeliest tokens, where counts are large
+    assert np.all(np.abs(counts[top] - expected[top]) < 5 * np.sqrt(expected[top]) + 5)
