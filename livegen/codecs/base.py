@@ -102,22 +102,27 @@ class Codec(ABC):
     high: int  # highest pitch, inclusive
 
     # ---- the table -------------------------------------------------------------------
+    # Every codec keeps one table, ``(kind, pitch or value)`` per token index (per key for
+    # pianoroll); size, names and strikes derive from it here.
+    table: tuple[tuple[str, int], ...]
+    carries_velocity: ClassVar[bool] = False  # tokens say how loud (performance's VEL)
+
     @property
-    @abstractmethod
     def vocab_size(self) -> int:
         """Number of tokens (for pianoroll: number of keys, the frame width)."""
+        return len(self.table)
 
-    @abstractmethod
     def token_names(self) -> list[str]:
         """A readable name for every token index, e.g. ``ON(60)``, ``HOLD``, ``STEP``."""
+        return [f"{kind}({v})" if v >= 0 else kind for kind, v in self.table]
 
-    @abstractmethod
     def strikes(self) -> np.ndarray:
         """int64 per token: the pitch the token strikes, or -1 (used for key/scale masks)."""
+        return np.array([v if kind == "ON" else -1 for kind, v in self.table], dtype=np.int64)
 
-    @abstractmethod
     def params(self) -> dict[str, Any]:
         """Constructor arguments (JSON-able) that rebuild this codec: ``type(c)(**c.params())``."""
+        return {"ticks_per_quarter": self.ticks_per_quarter, "low": self.low, "high": self.high}
 
     # ---- streaming --------------------------------------------------------------------
     @abstractmethod

@@ -9,7 +9,7 @@ take it over when it ends; the line rests until the next strike.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -51,19 +51,6 @@ class MelodyCodec(Codec):
         # While no melody note sounds, HOLD is the one token the grammar forbids.
         self.silent_mask = np.array([kind != HOLD for kind, _ in self.table])
         self.silent_mask.flags.writeable = False
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.table)
-
-    def token_names(self) -> list[str]:
-        return [f"{kind}({p})" if p >= 0 else kind for kind, p in self.table]
-
-    def strikes(self) -> np.ndarray:
-        return np.array([p if kind == ON else -1 for kind, p in self.table], dtype=np.int64)
-
-    def params(self) -> dict[str, Any]:
-        return {"ticks_per_quarter": self.ticks_per_quarter, "low": self.low, "high": self.high}
 
     def stream(self) -> MelodyStream:
         return MelodyStream(self)

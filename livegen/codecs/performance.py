@@ -40,6 +40,7 @@ class PerformanceCodec(Codec):
     """ON(p)=p-low, OFF(p)=n+(p-low), VEL(b)=2n+b, SHIFT(k)=2n+bins+(k-1), n = high-low+1."""
 
     name: ClassVar[str] = "performance"
+    carries_velocity: ClassVar[bool] = True
     # A listened tick: one SHIFT, an OFF per pitch, a VEL and an ON per pitch; 1 + 3*128
     # bounds that for any pitch range inside MIDI. Answers stop far sooner (MAX_EVENTS).
     max_tokens_per_tick: ClassVar[int] = 1 + 3 * 128
@@ -86,16 +87,6 @@ class PerformanceCodec(Codec):
             next(b for b in range(bins) if v < bin_low[b + 1]) for v in [1, *range(1, 128)]
         )  # by velocity 0..127; 0 (not a note-on) reads as 1
         self.start_bin = self.velocity_bin[DEFAULT_VELOCITY]  # the bin before any VEL
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.table)
-
-    def token_names(self) -> list[str]:
-        return [f"{kind}({v})" for kind, v in self.table]
-
-    def strikes(self) -> np.ndarray:
-        return np.array([v if kind == ON else -1 for kind, v in self.table], dtype=np.int64)
 
     def params(self) -> dict[str, Any]:
         return {

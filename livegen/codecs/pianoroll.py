@@ -8,7 +8,7 @@ while held cannot be told from a key held on: both read as one longer note.
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -50,19 +50,9 @@ class PianorollCodec(Codec):
             (KEY, p) for p in range(self.low, self.high + 1)
         )
 
-    @property
-    def vocab_size(self) -> int:
-        return len(self.table)
-
-    def token_names(self) -> list[str]:
-        return [f"{kind}({p})" for kind, p in self.table]
-
     def strikes(self) -> np.ndarray:
         # A key "strikes" its pitch: a pitch mask keeps the roll to the allowed keys.
         return np.array([p for _, p in self.table], dtype=np.int64)
-
-    def params(self) -> dict[str, Any]:
-        return {"ticks_per_quarter": self.ticks_per_quarter, "low": self.low, "high": self.high}
 
     def stream(self) -> PianorollStream:
         return PianorollStream(self)

@@ -8,7 +8,7 @@ allows HOLD only of a sounding pitch, no pitch twice, and at most ``MAX_ONS`` ne
 
 from __future__ import annotations
 
-from typing import Any, ClassVar
+from typing import ClassVar
 
 import numpy as np
 
@@ -52,19 +52,6 @@ class PolyCodec(Codec):
         self.on_token = {p: index[(ON, p)] for p in pitches}
         self.hold_token = {p: index[(HOLD, p)] for p in pitches}
         self.on_tokens = np.array([self.on_token[p] for p in pitches])  # by p - low
-
-    @property
-    def vocab_size(self) -> int:
-        return len(self.table)
-
-    def token_names(self) -> list[str]:
-        return [f"{kind}({p})" if p >= 0 else kind for kind, p in self.table]
-
-    def strikes(self) -> np.ndarray:
-        return np.array([p if kind == ON else -1 for kind, p in self.table], dtype=np.int64)
-
-    def params(self) -> dict[str, Any]:
-        return {"ticks_per_quarter": self.ticks_per_quarter, "low": self.low, "high": self.high}
 
     def stream(self) -> PolyStream:
         return PolyStream(self)
