@@ -19,6 +19,7 @@ panic, mode change, model switch, port loss, an exception, Ctrl-C) ends those no
 from __future__ import annotations
 
 import gc
+import os
 import sys
 import threading
 import time
@@ -35,7 +36,7 @@ import torch
 
 from livegen.checkpoint import Loaded
 from livegen.clock import ClockSender, InternalClock, MidiClockFollower
-from livegen.live_config import CC_RANGES, MODES, LiveConfig, key_pitches
+from livegen.live_config import CC_CONTROLS, CC_RANGES, MODES, LiveConfig, key_pitches
 from livegen.notes import EMPTY_TICK, Tick, notes_to_ticks
 from livegen.player import Mark, Player
 from livegen.sampling import Sampler
@@ -178,6 +179,8 @@ class Engine:
         self._answer_left = 0
         self._answer_mark: Mark | None = None
         self._answer_len = 0
+        self._want_answer = False  # the end-of-call control came: answer at this tick
+        self._next_channel = cfg.channel
         self._after_step: list[str] = []  # cancel-type actions to run after this tick's step
 
         # Session record (history for warming a new model; recent for the panel).
@@ -188,6 +191,8 @@ class Engine:
         self._history_lock = threading.Lock()
         self._recent: deque[list] = deque(maxlen=512)  # [pitch, start, end, source]
         self._open_recent: dict[tuple[str, int], list] = {}
+        self._recent_changed = True
+        self._recent_shown: tuple[NoteSpan, ...] = ()
         self._notices: deque[str] = deque(maxlen=6)
         self._notice_count = 0
 
@@ -203,6 +208,8 @@ class Engine:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._snapshot = Snapshot()
+        self._ports_text = repr(ports)
+        self._describe_model()
         self._publish()
 
     # ---- thread -------------------------------------------------------------------------
@@ -548,8 +555,6 @@ class Engine:
             return True
         return False
 
-    _want_answer = False
-
     def _begin_answer(self, n: int) -> None:
         start = n if self._call_start is None else self._call_start
         call = max(1, self._last_heard - start + 1)
@@ -585,7 +590,9 @@ class Engine:
         if offs:
             self.scheduler.schedule(n + 1, offs, self.channel)
             self._record(offs, n + 1, "out")
-        if action == "panic":
+        if action == "channel":
+            self.channel = self._next_channel
+        elif action == "panic":
             self.scheduler.all_off()
             self.ports.panic()
             self._close_recent(n + 1)
@@ -597,21 +604,20 @@ class Engine:
         elif action == "stop":
             self.playing = False
             self.phase = "stopped"
-        if action != "end":
+        if action not in ("end", "channel"):
             self._call_start = None
             if self.phase == "answering":
                 self.phase = "listening"
 
     def _end_own_notes_now(self) -> None:
         offs = self.player.cancel()
-        for p in offs.offs:
+        for p in offs.offs:  # now: the rewound state never heard these notes
             self.scheduler.note_off_now(p, self.channel)
-        self.player.release(())  # the rewound state will not hear these offs
 
     def _velocity_override(self) -> int | None:
         if self.velocity == "player":
             return self._last_velocity
-        if self.velocity == "fixed" or self.loaded.codec.name != "performance":
+        if self.velocity == "fixed" or not self.loaded.codec.carries_velocity:
             return self.cfg.fixed_velocity
         return None
 
@@ -659,8 +665,8 @@ class Engine:
 
         def apply() -> None:
             if channel != self.channel:
-                self._after_step.append("end")  # its notes end on the old channel
-                self._do(lambda: setattr(self, "channel", channel))
+                self._next_channel = channel
+                self._after_step.append("channel")  # old notes end on the old channel first
 
         self._do(apply)
 
@@ -728,11 +734,7 @@ class Engine:
 
     def learn(self, control: str | None) -> None:
         """Map the next CC that arrives to ``control`` (None cancels learning)."""
-        if (
-            control is not None
-            and control not in CC_RANGES
-            and control not in ("panic", "reset", "regenerate", "end_call", "mode", "toggle")
-        ):
+        if control is not None and control not in CC_CONTROLS:
             raise ValueError(f"unknown control {control!r}")
         self._do(lambda: setattr(self, "learning", control))
 
@@ -796,6 +798,7 @@ class Engine:
         offs = old.cancel()
         self.player = player
         self.loaded = loaded
+        self._describe_model()
         self._answer_mark = None  # a mark of the old model's state cannot be rewound
         if offs:
             player.release(offs.offs)
@@ -805,6 +808,7 @@ class Engine:
 
     # ---- record, snapshot ---------------------------------------------------------------
     def _record(self, tick: Tick, at: int, source: str) -> None:
+        self._recent_changed = True
         opened = self._open_recent
         for p in tick.offs:
             span = opened.pop((source, p), None)
@@ -819,10 +823,17 @@ class Engine:
             self._recent.append(span)
 
     def _close_recent(self, at: int) -> None:
+        self._recent_changed = True
         for span in self._open_recent.values():
             if span[3] == "out":
                 span[2] = at
         self._open_recent = {k: v for k, v in self._open_recent.items() if k[0] != "out"}
+
+    def _describe_model(self) -> None:
+        """The snapshot's model strings, made when the model changes rather than every tick."""
+        self._codec_text = self.loaded.codec.describe()
+        stepper = self.player.stepper
+        self._step_path = getattr(stepper, "name", type(stepper).__name__)
 
     def _notice(self, text: str) -> None:
         self._notices.append(text)
@@ -833,12 +844,15 @@ class Engine:
         return self._snapshot
 
     def _publish(self, running: bool | None = None) -> None:
-        horizon = self.n - RECENT_BARS * self.cfg.beats_per_bar * self.tpq
-        recent = tuple(
-            NoteSpan(s[0], s[1], s[2], s[3])
-            for s in self._recent
-            if s[2] is None or s[2] >= horizon
-        )
+        if self._recent_changed:  # most ticks change no note: keep the last tuple
+            self._recent_changed = False
+            horizon = self.n - RECENT_BARS * self.cfg.beats_per_bar * self.tpq
+            self._recent_shown = tuple(
+                NoteSpan(s[0], s[1], s[2], s[3])
+                for s in self._recent
+                if s[2] is None or s[2] >= horizon
+            )
+        recent = self._recent_shown
         self._snapshot = Snapshot(
             running=self.running if running is None else running,
             playing=self.playing,
@@ -851,8 +865,8 @@ class Engine:
             clock=self.cfg.clock,
             temperature=self.sampler.temperature,
             model=self.loaded.path.stem,
-            codec=self.loaded.codec.describe(),
-            step_path=getattr(self.player.stepper, "name", type(self.player.stepper).__name__),
+            codec=self._codec_text,
+            step_path=self._step_path,
             response_bars=self.response_bars,
             channel=self.channel,
             key=self.key,
@@ -871,7 +885,7 @@ class Engine:
             notice_count=self._notice_count,
             learning=self.learning,
             cc_map=tuple(sorted((name, num) for num, name in self.cc_map.items())),
-            ports=repr(self.ports),
+            ports=self._ports_text,
             error=self.error,
         )
 
@@ -912,8 +926,6 @@ class Engine:
 
 def _try_realtime(priority: int = 10) -> str:
     """Put the calling thread on SCHED_FIFO where the OS allows it; says what happened."""
-    import os
-
     if not hasattr(os, "sched_setscheduler"):
         return "real-time scheduling: not available on this OS (normal priority)"
     try:

