@@ -44,6 +44,7 @@ from livegen.engine import Engine  # noqa: E402
 from livegen.jack import start_dummy_jack  # noqa: E402
 from livegen.live_config import LiveConfig  # noqa: E402
 from livegen.midi_io import open_ports  # noqa: E402
+from livegen.paths import default_primer  # noqa: E402
 
 PERIOD_S = 0.010  # seconds per tick: 1500 BPM at 4 ticks per quarter, to get many ticks
 JACK_RATE, JACK_PERIOD = 48000, 256
@@ -125,7 +126,7 @@ def run_condition(loaded, ticks: int, busy: bool, server) -> dict:
 def _primer():
     from livegen.generate import read_midi
 
-    return read_midi(ROOT / "configs" / "primers" / "folk.mid").notes
+    return read_midi(default_primer("melody")).notes
 
 
 def _stats(a: np.ndarray) -> dict:

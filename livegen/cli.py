@@ -16,15 +16,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livegen import __version__
+from livegen.paths import LIVE_CONFIG, PRIMERS, ROOT, default_primer
 
 PROG = "livegen"
-ROOT = Path(__file__).resolve().parent.parent
-PRIMERS = ROOT / "configs" / "primers"
 DEFAULT_CHECKPOINT = "folk_melody"
-# The shipped primer that suits a codec: a tune for melody models, chords for the others.
-DEFAULT_PRIMERS = {"melody": "folk.mid"}
-DEFAULT_PRIMER = "chorale.mid"
-LIVE_CONFIG = ROOT / "configs" / "live.yaml"
 
 # Modules whose error class means "the user asked for something that cannot be done".
 _EXPECTED = (
@@ -334,7 +329,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     path = checkpoint.resolve(args.checkpoint)
     loaded = checkpoint.load(path, device="cpu")
     codec = loaded.codec
-    primer_path = args.primer or PRIMERS / DEFAULT_PRIMERS.get(codec.name, DEFAULT_PRIMER)
+    primer_path = args.primer or default_primer(codec.name)
     score = read_midi(primer_path)
     if len(score.notes) == 0:
         raise CliError(f"{primer_path}: the primer has no notes (drums on channel 10 are skipped)")

@@ -17,11 +17,7 @@ from typing import TextIO
 from livegen import checkpoint
 from livegen.engine import Engine, Snapshot
 from livegen.live_config import LiveConfig
-
-ROOT = Path(__file__).resolve().parent.parent
-PRIMERS = ROOT / "configs" / "primers"
-DEFAULT_PRIMERS = {"melody": "folk.mid"}  # a tune for melody models, chords for the others
-DEFAULT_PRIMER = "chorale.mid"
+from livegen.paths import default_primer
 
 
 @dataclass
@@ -53,11 +49,7 @@ def primer_notes(cfg: LiveConfig, loaded: checkpoint.Loaded):
     """The notes fed before the session starts: the config's primer or the shipped one."""
     from livegen.generate import read_midi
 
-    path = (
-        Path(cfg.primer)
-        if cfg.primer
-        else PRIMERS / DEFAULT_PRIMERS.get(loaded.codec.name, DEFAULT_PRIMER)
-    )
+    path = Path(cfg.primer) if cfg.primer else default_primer(loaded.codec.name)
     return read_midi(path).notes
 
 
