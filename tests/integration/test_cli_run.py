@@ -10,6 +10,8 @@ from pathlib import Path
 
 import pytest
 
+from tests.integration.events import hanging, note_events
+
 ROOT = Path(__file__).resolve().parents[2]
 
 
@@ -92,14 +94,8 @@ def test_ctrl_c_and_sigterm_end_every_note(jack_server, peer, signum):
     assert proc.returncode == 0, err
     assert "Traceback" not in err, err
     assert "all notes off (0 open)" in out, out
-    held: set[int] = set()
-    struck = 0
-    for _, msg in report["received"]:
-        status, note = msg[0] & 0xF0, msg[1] if len(msg) > 1 else None
-        if status == 0x90 and msg[2] > 0:
-            held.add(note)
-            struck += 1
-        elif status in (0x80, 0x90):
-            held.discard(note)
+    got = note_events(report["received"])
+    struck = sum(1 for e in got if e[1] == "on")
+    held = hanging(got)
     assert struck >= 2, report["received"]  # the passed-through key and livegen's own notes
     assert held == set(), f"left sounding after {signal.Signals(signum).name}: {held}"

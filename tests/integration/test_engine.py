@@ -25,6 +25,7 @@ import pytest
 from livegen.jack import start_dummy_jack
 from livegen.live import open_session
 from livegen.live_config import LiveConfig
+from tests.integration.events import hanging, note_events
 
 pytestmark = pytest.mark.jack
 
@@ -42,26 +43,6 @@ def period(bpm: float) -> float:
 
 
 # ---- helpers ---------------------------------------------------------------------------------
-def note_events(rows) -> list[tuple[float, str, int, int]]:
-    """``(time, "on"|"off", pitch, channel)`` of the note messages among ``[time, bytes]`` rows."""
-    out = []
-    for t, msg in rows:
-        status = msg[0] & 0xF0
-        if status == 0x90 and msg[2] > 0:
-            out.append((t, "on", msg[1], msg[0] & 0x0F))
-        elif status in (0x80, 0x90):
-            out.append((t, "off", msg[1], msg[0] & 0x0F))
-    return out
-
-
-def hanging(events) -> set[tuple[int, int]]:
-    """``(channel, pitch)`` struck and not released, in order."""
-    held: set[tuple[int, int]] = set()
-    for _, kind, pitch, channel in events:
-        (held.add if kind == "on" else held.discard)((channel, pitch))
-    return held
-
-
 def sounding_at(events, t: float) -> set[tuple[int, int]]:
     return hanging(e for e in events if e[0] <= t)
 
@@ -279,11 +260,7 @@ def switch_target(request, tmp_path) -> tuple[str, str]:
     """(what to pass to switch_model, the model's name once switched)."""
     from livegen import checkpoint
 
-    if request.param == "chorale_poly":
-        try:
-            checkpoint.resolve("chorale_poly")
-        except Exception as err:  # not trained yet on this machine
-            pytest.skip(f"chorale_poly is not available: {err}")
+    if request.param == "chorale_poly":  # shipped: its absence is a failure, not a skip
         return "chorale_poly", "chorale_poly"
     copy = tmp_path / "folk_copy.pt"
     shutil.copyfile(checkpoint.resolve("folk_melody"), copy)

@@ -20,31 +20,13 @@ from livegen.live_config import LiveConfig
 from livegen.tui.launch import make_app
 from livegen.tui.models import Catalog, ModelEntry
 from livegen.tui.widgets import ModelTable
+from tests.integration.events import hanging, note_events
 
 pytestmark = pytest.mark.jack
 
 CALL = "60:0:0.5,62:0.5:0.5,64:1:0.5,65:1.5:0.5,67:2:1"  # three quarters, ends on a held note
 MAX_LATE = 3  # a switch loads a checkpoint in a helper thread; see the printed figures
 LINGER = 12.0  # seconds the peer records after its call: the answer (8 s) and the close
-
-
-def note_events(rows) -> list[tuple[float, str, int, int]]:
-    """``(time, "on"|"off", pitch, channel)`` of the note messages among ``[time, bytes]`` rows."""
-    out = []
-    for t, msg in rows:
-        status = msg[0] & 0xF0
-        if status == 0x90 and msg[2] > 0:
-            out.append((t, "on", msg[1], msg[0] & 0x0F))
-        elif status in (0x80, 0x90):
-            out.append((t, "off", msg[1], msg[0] & 0x0F))
-    return out
-
-
-def hanging(events) -> set[tuple[int, int]]:
-    held: set[tuple[int, int]] = set()
-    for _, kind, pitch, channel in events:
-        (held.add if kind == "on" else held.discard)((channel, pitch))
-    return held
 
 
 def shipped(name: str) -> ModelEntry:
