@@ -48,6 +48,7 @@ ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free
 WARM_BARS = 8  # a new model hears the session's last bars before it takes over
 RECENT_BARS = 8  # notes kept for the panel's piano roll
 STATS = 512  # step latencies kept for p50/p99
+SWITCH_INTERVAL = 0.0005  # the GIL's hand-over time while a session runs (Python's: 5 ms)
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
 
 
@@ -223,8 +224,9 @@ class Engine:
         torch.set_num_threads(1)  # a second OpenMP thread collapses when the other core is busy
         # Another thread holding the GIL (loading a checkpoint, the panel drawing) would
         # make the tick wait up to the 5 ms default switch interval: 12 of 40 ticks were
-        # late while models loaded beside it, 2 at 0.5 ms. The live process wants this.
-        sys.setswitchinterval(min(sys.getswitchinterval(), 0.0005))
+        # late while models loaded beside it, 2 at 0.5 ms. Restored when the session ends.
+        switch_interval = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch_interval, SWITCH_INTERVAL))
         if self.cfg.realtime:
             self._notice(_try_realtime())
         try:
@@ -244,6 +246,7 @@ class Engine:
             self._notice(traceback.format_exc(limit=3).strip().splitlines()[-1])
         finally:
             self.shutdown()
+            sys.setswitchinterval(switch_interval)
 
     def close(self, timeout: float = 3.0) -> None:
         """Stop the loop and end every note (safe from any thread, and more than once)."""

@@ -15,7 +15,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -43,7 +42,6 @@ from livegen.tui.widgets import (
 )
 
 POLL = 0.2  # seconds between snapshot reads: 5 redraws a second is plenty to read
-SWITCH_INTERVAL = 0.0005  # the GIL's hand-over time while the panel runs (Python's: 5 ms)
 BACKENDS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "windows": "Windows MM"}
 
 
@@ -92,7 +90,6 @@ class LivegenApp(App[int]):
         self._error_shown = False
         self._wanted: dict[str, tuple[Any, int]] = {}  # asked for, not yet in a snapshot
         self._session_closed = False
-        self._switch_interval: float | None = None
         self._signals: list[int] = []
         self.save_error: str | None = None  # the remembered settings could not be written
 
@@ -145,11 +142,6 @@ class LivegenApp(App[int]):
         self.query_one("#controls").border_title = "Set"
         self.roll.border_title = f"Piano roll  [{PLAYER}]■[/] you  [{LIVEGEN}]■[/] livegen"
         self.models.focus()
-        self._switch_interval = sys.getswitchinterval()
-        # A busy redraw must not hold the GIL for Python's default 5 ms slice while the
-        # engine's tick waits for it (measured beside a thread loading checkpoints: 12 late
-        # ticks of 40 at 5 ms, 2 at 0.5 ms).
-        sys.setswitchinterval(SWITCH_INTERVAL)
         if not self.is_headless:
             self._catch_signals()
         if self.start_engine and not self.engine.running:
@@ -180,8 +172,6 @@ class LivegenApp(App[int]):
         try:
             self.session.close()
         finally:
-            if self._switch_interval is not None:
-                sys.setswitchinterval(self._switch_interval)
             with contextlib.suppress(Exception):
                 loop = asyncio.get_running_loop()
                 for sig in self._signals:
