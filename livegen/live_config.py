@@ -13,24 +13,15 @@ from pathlib import Path
 from typing import Any
 
 from livegen.config import ConfigError, _Invalid, _require, from_dict, read_yaml
+from livegen.controls import CC_CONTROLS, LIMITS, VELOCITIES
+from livegen.modes import Mode
 from livegen.scales import SCALES, TONICS, key_pitches, parse_key  # noqa: F401  (re-exported)
 
-MODES = ("continue", "accompany", "free")
+MODES = tuple(m.value for m in Mode)
 CLOCKS = ("internal", "midi")
-VELOCITIES = ("model", "player", "fixed")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
 PRECISIONS = ("auto", "fp32", "int8")
-
-# Controls a MIDI CC can drive. Continuous ones map 0..127 onto a range; triggers fire
-# when the value crosses 64 upwards (a button or a pedal press).
-CC_RANGES: dict[str, tuple[float, float]] = {
-    "temperature": (0.05, 2.0),
-    "bpm": (40.0, 240.0),
-    "response_bars": (0.0, 8.0),
-}
-CC_TRIGGERS = ("panic", "reset", "regenerate", "end_call", "mode", "toggle")
-CC_CONTROLS = tuple(CC_RANGES) + CC_TRIGGERS
 
 
 @dataclass(frozen=True)
@@ -72,14 +63,14 @@ class LiveConfig:
             self.precision in ("auto", "fp32", "int8"), "precision", "must be auto, fp32 or int8"
         )
         _require(self.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
-        _require(self.temperature >= 0, "temperature", "must be >= 0")
+        for control in LIMITS:  # the one table of limits, as for live changes
+            if hasattr(self, control.value):
+                limit = LIMITS[control]
+                value = getattr(self, control.value)
+                _require(limit.low <= value <= limit.high, control.value, _range(limit))
         _require(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        _require(20 <= self.bpm <= 400, "bpm", "must be in 20..400")
         _require(self.silence_ticks >= 1, "silence_ticks", "must be >= 1")
-        _require(0 <= self.response_bars <= 64, "response_bars", "must be in 0..64")
         _require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
-        _require(0 <= self.channel <= 15, "channel", "must be in 0..15")
-        _require(abs(self.latency_ms) <= 100, "latency_ms", "must be within +-100 ms")
         _require(1 <= self.fixed_velocity <= 127, "fixed_velocity", "must be in 1..127")
         _require(self.queue_size >= 16, "queue_size", "must be >= 16")
         if self.key is not None:
@@ -90,6 +81,10 @@ class LiveConfig:
         for name, number in self.cc.items():
             _require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
             _require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")
+
+
+def _range(limit) -> str:
+    return f"must be in {limit.low:g}..{limit.high:g}"
 
 
 def load_live_config(path: str | Path | None, **overrides: Any) -> LiveConfig:

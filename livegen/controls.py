@@ -1,0 +1,205 @@
+"""Every control of a live session as a small command value, one table of limits, the CC map.
+
+The panel, ``livegen run``, a MIDI controller and the tests all change a session the same
+way: they build a command (``Set(Control.TEMPERATURE, 0.8)``, ``Do(Action.PANIC)``,
+``SwitchModel("chorale_poly")``, ``Learn("temperature")``) and submit it; the engine
+applies every command at the start of the next tick, in order. A command checks its value
+when it is built, in the caller's thread, against :data:`LIMITS`, the one place a limit
+lives (the panel's +/- keys, the CC ranges and the config check read it too). Commands
+are plain frozen values, so they cross a process boundary as they are.
+
+:class:`CcMap` turns the CCs the engine hears into the same commands.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+from typing import Any
+
+from livegen.modes import Mode
+from livegen.scales import parse_key
+
+
+class Control(str, Enum):
+    """A setting with a value."""
+
+    TEMPERATURE = "temperature"
+    BPM = "bpm"
+    RESPONSE_BARS = "response_bars"
+    CHANNEL = "channel"
+    LATENCY_MS = "latency_ms"
+    MODE = "mode"
+    PASSTHROUGH = "passthrough"
+    VELOCITY = "velocity"
+    KEY = "key"
+
+
+class Action(str, Enum):
+    """A control that does something once."""
+
+    PANIC = "panic"  # every note off now, All Notes Off on every channel
+    RESET = "reset"  # forget the model's state
+    REGENERATE = "regenerate"  # play the last answer again, sampled anew
+    END_CALL = "end_call"  # continue mode: answer now
+    STOP = "stop"  # livegen's notes end; it listens on
+    PLAY = "play"
+    TOGGLE = "toggle"  # stop when playing, else play
+    NEXT_MODE = "mode"  # the next mode in turn
+
+
+@dataclass(frozen=True, slots=True)
+class Limit:
+    low: float
+    high: float
+    step: float  # what the panel's +/- keys move by
+
+    def clamp(self, value: float) -> float:
+        return min(self.high, max(self.low, value))
+
+    def from_cc(self, value: int) -> float:
+        """A CC value 0..127 across the range, on the step's grid."""
+        x = self.low + (self.high - self.low) * value / 127
+        return round(round(x / self.step) * self.step, 6)
+
+
+# The one table of limits.
+LIMITS: dict[Control, Limit] = {
+    Control.TEMPERATURE: Limit(0.0, 2.5, 0.05),
+    Control.BPM: Limit(20.0, 400.0, 1.0),
+    Control.RESPONSE_BARS: Limit(0.0, 64.0, 1.0),
+    Control.CHANNEL: Limit(0, 15, 1),
+    Control.LATENCY_MS: Limit(-100.0, 100.0, 1.0),
+}
+# A CC sweeps only the musical part of a range (a knob over 20..400 BPM is unplayable).
+CC_RANGES: dict[Control, Limit] = {
+    Control.TEMPERATURE: Limit(0.05, 2.0, 0.01),
+    Control.BPM: Limit(40.0, 240.0, 0.5),
+    Control.RESPONSE_BARS: Limit(0.0, 8.0, 0.5),
+}
+VELOCITIES = ("model", "player", "fixed")
+# What a CC can be mapped to: the continuous controls above, and triggers (press >= 64).
+CC_TRIGGERS = (
+    Action.PANIC,
+    Action.RESET,
+    Action.REGENERATE,
+    Action.END_CALL,
+    Action.NEXT_MODE,
+    Action.TOGGLE,
+)
+CC_CONTROLS: tuple[str, ...] = tuple(c.value for c in CC_RANGES) + tuple(
+    a.value for a in CC_TRIGGERS
+)
+
+
+def check(control: Control, value: Any) -> Any:
+    """``value`` as the control keeps it; ValueError (one line) when it is out of bounds."""
+    control = Control(control)
+    limit = LIMITS.get(control)
+    if limit is not None:
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise ValueError(f"{control.value} must be a number, got {value!r}")
+        if not limit.low <= value <= limit.high:
+            raise ValueError(
+                f"{control.value} must be in {limit.low:g}..{limit.high:g}, got {value:g}"
+            )
+        return int(value) if control is Control.CHANNEL else float(value)
+    if control is Control.MODE:
+        try:
+            return Mode(value)
+        except ValueError:
+            modes = ", ".join(m.value for m in Mode)
+            raise ValueError(f"mode must be one of {modes}, got {value!r}") from None
+    if control is Control.PASSTHROUGH:
+        return bool(value)
+    if control is Control.VELOCITY:
+        if value not in VELOCITIES:
+            raise ValueError(f"velocity must be model, player or fixed, got {value!r}")
+        return value
+    # KEY: a key lock such as "D dorian", or None (off)
+    if value is None or value == "":
+        return None
+    parse_key(value)  # raises ValueError naming what is wrong
+    return str(value)
+
+
+@dataclass(frozen=True, slots=True)
+class Set:
+    """Set a control to a value (checked when the command is made)."""
+
+    control: Control
+    value: Any
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "control", Control(self.control))
+        object.__setattr__(self, "value", check(self.control, self.value))
+
+
+@dataclass(frozen=True, slots=True)
+class Do:
+    action: Action
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "action", Action(self.action))
+
+
+@dataclass(frozen=True, slots=True)
+class SwitchModel:
+    """Load a model (shipped name or path), warm it on the last bars, then let it play."""
+
+    target: Any  # a name or path; in-process callers may pass a loaded checkpoint
+
+
+@dataclass(frozen=True, slots=True)
+class Learn:
+    """Map the next CC that arrives to ``control`` (None stops learning)."""
+
+    control: str | None
+
+    def __post_init__(self) -> None:
+        if self.control is not None and self.control not in CC_CONTROLS:
+            raise ValueError(f"unknown control {self.control!r} (one of {', '.join(CC_CONTROLS)})")
+
+
+Command = Set | Do | SwitchModel | Learn
+
+
+class CcMap:
+    """CC numbers -> control names; turns the CCs the engine hears into commands.
+
+    Continuous controls follow the CC value across :data:`CC_RANGES`; triggers fire once
+    when the value crosses 64 upwards (a button or pedal press), not again while held.
+    """
+
+    def __init__(self, mapping: dict[str, int] | None = None) -> None:
+        self.by_number: dict[int, str] = {num: name for name, num in (mapping or {}).items()}
+        self.learning: str | None = None
+        self._high: set[int] = set()  # trigger CCs now held at >= 64
+
+    def learn(self, control: str | None) -> None:
+        self.learning = control
+
+    def pairs(self) -> tuple[tuple[str, int], ...]:
+        return tuple(sorted((name, num) for num, name in self.by_number.items()))
+
+    def command(self, number: int, value: int) -> Command | str | None:
+        """The command for one CC; a notice (str) when it was learnt; None when not ours."""
+        if self.learning is not None:
+            name, self.learning = self.learning, None
+            self.by_number = {k: v for k, v in self.by_number.items() if v != name}
+            self.by_number[number] = name
+            return f"CC {number} now controls {name}"
+        name = self.by_number.get(number)
+        if name is None:
+            return None
+        if name in Control._value2member_map_:
+            control = Control(name)
+            return Set(control, CC_RANGES[control].from_cc(value))
+        was_high = number in self._high
+        if value >= 64:
+            self._high.add(number)
+        else:
+            self._high.discard(number)
+        if value < 64 or was_high:
+            return None  # triggers fire on the press only
+        return Do(Action(name))
