@@ -124,7 +124,7 @@ def run_condition(loaded, ticks: int, busy: bool, server) -> dict:
 
 
 def _primer():
-    from livegen.generate import read_midi
+    from livegen.midifile import read_midi
 
     return read_midi(default_primer("melody")).notes
 

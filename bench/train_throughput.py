@@ -161,8 +161,8 @@ def run_segment(loop, threads: int, seconds: float) -> dict:
 
 def essen_epoch_tokens(codec, erk_targets_per_tune: float) -> dict:
     """Training targets in one epoch of `essen`: counted if its cache is there, else estimated."""
-    plan = data._plan("essen", None, None)
-    cache = data.default_cache_dir() / f"{plan.slug}-{plan.key[:20]}.npz"
+    plan = data.sources.plan_source("essen", None, None)
+    cache = data.cache.cache_file(None, plan.slug, plan.key)
     if cache.exists():
         split = data.load_pieces("essen", progress=False)
         lengths = [len(codec.encode(p.notes)) for p in split.train]

@@ -318,7 +318,8 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from livegen import checkpoint
-    from livegen.generate import continue_piece, read_midi, write_midi
+    from livegen.generate import continue_piece
+    from livegen.midifile import read_midi, write_midi
 
     # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
     torch.set_num_threads(1)

@@ -5,147 +5,26 @@ primer (teacher forcing, not playing), answers from the primer's last tick on, a
 hears its own answers back. So an offline continuation is what livegen would play
 live after the same phrase, with the same seed.
 
-Also here: reading a primer from a MIDI file and writing primer and continuation to
-one, both in quarter-note notes arrays (see ``livegen.notes``).
+MIDI files are read and written by :mod:`livegen.midifile`.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from pathlib import Path
 from typing import TYPE_CHECKING
 
-import mido
 import numpy as np
 
-from livegen.notes import (
-    EMPTY_TICK,
-    END,
-    PITCH,
-    START,
-    VELOCITY,
-    ticks_to_notes,
-)
+from livegen.errors import LivegenError
+from livegen.notes import EMPTY_TICK, END, START, ticks_to_notes
 
 if TYPE_CHECKING:  # torch and the model stay unimported until a continuation is asked for
     from livegen.checkpoint import Loaded
 
-DEFAULT_BPM = 120.0
-WRITE_TICKS_PER_BEAT = 480
+
+class GenerateError(LivegenError, ValueError):
+    """A primer or request that cannot be continued: one line."""
 
 
-class GenerateError(ValueError):
-    """A primer or request that cannot be continued: one line, naming the file if any."""
-
-
-@dataclass(frozen=True)
-class MidiScore:
-    """The notes of a MIDI file and the timing needed to write a continuation back."""
-
-    notes: np.ndarray  # (N, 4) pitch, start, end, velocity; times in quarter notes
-    bpm: float  # the file's first tempo (120 when it has none)
-    beats_per_bar: float  # quarter notes per bar, from the first time signature (4 if none)
-
-
-# ---- MIDI files -------------------------------------------------------------------------------
-def read_midi(path: str | Path) -> MidiScore:
-    """Read the pitched notes of a MIDI file, with its first tempo and time signature.
-
-    Notes come from the training data's parser (``livegen.data.midi_notes``), so a primer
-    is read exactly as training pieces are: times in quarter notes (ticks / ticks_per_beat),
-    drums on channel 10 skipped, a note-on of velocity 0 is a note-off. Any failure is a
-    GenerateError naming the file.
-    """
-    from livegen.data import midi_notes
-
-    path = Path(path)
-    if path.is_dir():
-        raise GenerateError(f"{path}: is a folder, not a MIDI file")
-    if not path.exists():
-        raise GenerateError(f"{path}: no such MIDI file")
-    try:
-        notes = midi_notes(path)
-        # A second, cheap pass for what the notes parser drops: the tempo and the meter.
-        midi = mido.MidiFile(path, clip=True)
-    except Exception as e:  # mido raises OSError, EOFError, ValueError, KeyError... on bad data
-        raise GenerateError(f"{path}: not a readable MIDI file ({_one_line(e)})") from None
-
-    tempo: tuple[int, int] | None = None  # (tick, microseconds per quarter) of the first tempo
-    meter: tuple[int, float] | None = None  # (tick, quarters per bar) of the first signature
-    for track in midi.tracks:
-        now = 0
-        for msg in track:
-            now += msg.time
-            if msg.type == "set_tempo" and (tempo is None or now < tempo[0]):
-                tempo = (now, msg.tempo)
-            elif msg.type == "time_signature" and (meter is None or now < meter[0]):
-                meter = (now, msg.numerator * 4.0 / msg.denominator)
-    bpm = mido.tempo2bpm(tempo[1]) if tempo is not None and tempo[1] > 0 else DEFAULT_BPM
-    beats_per_bar = meter[1] if meter is not None and meter[1] > 0 else 4.0
-    return MidiScore(notes=notes, bpm=float(bpm), beats_per_bar=beats_per_bar)
-
-
-def write_midi(
-    path: str | Path,
-    primer_notes: np.ndarray,
-    continuation_notes: np.ndarray,
-    *,
-    bpm: float = DEFAULT_BPM,
-    beats_per_bar: float = 4.0,
-) -> None:
-    """A type-1 MIDI file: the primer on track 1 (channel 1), the continuation on track 2
-    (channel 2); the primer's tempo and meter; every note-on has its note-off."""
-    midi = mido.MidiFile(type=1, ticks_per_beat=WRITE_TICKS_PER_BEAT)
-    numerator, denominator = _time_signature(beats_per_bar)
-    head = [
-        mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
-        mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
-    ]
-    midi.tracks.append(_track("primer", primer_notes, channel=0, head=head))
-    midi.tracks.append(_track("livegen continuation", continuation_notes, channel=1, head=[]))
-    try:
-        midi.save(Path(path))
-    except OSError as e:
-        raise GenerateError(f"{path}: cannot write MIDI file ({e.strerror or e})") from e
-
-
-def _track(name: str, notes: np.ndarray, *, channel: int, head: list) -> mido.MidiTrack:
-    events: list[tuple[int, int, int, int]] = []  # (tick, 0 off / 1 on, pitch, velocity)
-    for row in notes:
-        pitch = int(row[PITCH])
-        on = round(row[START] * WRITE_TICKS_PER_BEAT)
-        off = max(round(row[END] * WRITE_TICKS_PER_BEAT), on + 1)
-        velocity = int(np.clip(round(row[VELOCITY]), 1, 127))
-        events.append((on, 1, pitch, velocity))
-        events.append((off, 0, pitch, 0))
-    # Offs before ons at one tick, so a re-struck pitch is released before it sounds again.
-    events.sort()
-    track = mido.MidiTrack([mido.MetaMessage("track_name", name=name, time=0), *head])
-    now = 0
-    for tick, is_on, pitch, velocity in events:
-        kind = "note_on" if is_on else "note_off"
-        track.append(
-            mido.Message(kind, channel=channel, note=pitch, velocity=velocity, time=tick - now)
-        )
-        now = tick
-    track.append(mido.MetaMessage("end_of_track", time=0))
-    return track
-
-
-def _time_signature(beats_per_bar: float) -> tuple[int, int]:
-    """Quarters per bar as a MIDI time signature: 4 -> 4/4, 3 -> 3/4, 3.0 -> 3/4, 1.5 -> 3/8."""
-    for denominator in (4, 8, 16):
-        numerator = beats_per_bar * denominator / 4
-        if numerator == int(numerator) and 1 <= numerator <= 255:
-            return int(numerator), denominator
-    return 4, 4
-
-
-def _one_line(error: BaseException) -> str:
-    return " ".join(str(error).split()) or type(error).__name__
-
-
-# ---- continuation -----------------------------------------------------------------------------
 def continue_piece(
     loaded_checkpoint: Loaded,
     primer_notes: np.ndarray,
@@ -164,7 +43,7 @@ def continue_piece(
     the primer's start. The continuation starts where the primer's last note ends. The
     same seed gives the same continuation.
     """
-    import torch  # lazily: reading and writing MIDI need no torch
+    import torch  # lazily: importing this module costs no torch
 
     from livegen.player import Player
     from livegen.sampling import Sampler

@@ -47,7 +47,7 @@ def load_model(name_or_path: str) -> checkpoint.Loaded:
 
 def primer_notes(cfg: LiveConfig, loaded: checkpoint.Loaded):
     """The notes fed before the session starts: the config's primer or the shipped one."""
-    from livegen.generate import read_midi
+    from livegen.midifile import read_midi
 
     path = Path(cfg.primer) if cfg.primer else default_primer(loaded.codec.name)
     return read_midi(path).notes

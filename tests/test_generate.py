@@ -1,5 +1,5 @@
-"""Offline continuation with a tiny saved checkpoint: notes after the primer, MIDI round trip,
-piano-roll PNG, and one-line errors for bad primers."""
+"""Offline continuation with a tiny saved checkpoint: notes after the primer, written to MIDI,
+piano-roll PNG, and errors for bad requests (MIDI file errors: tests/test_midifile.py)."""
 
 from __future__ import annotations
 
@@ -12,10 +12,12 @@ import torch
 
 from livegen import checkpoint
 from livegen.codecs import make_codec
-from livegen.generate import GenerateError, continue_piece, read_midi, write_midi
+from livegen.generate import GenerateError, continue_piece
+from livegen.midifile import read_midi, write_midi
 from livegen.model import LSTMModel, ModelConfig
-from livegen.notes import END, PITCH, START, make_notes
+from livegen.notes import END, PITCH, START
 from livegen.plot import plot_pianoroll
+from tests.test_midifile import assert_every_on_has_an_off
 
 PRIMERS = Path(__file__).resolve().parent.parent / "configs" / "primers"
 
@@ -50,28 +52,6 @@ def tiny(tmp_path_factory):
 
 def primer() -> np.ndarray:
     return read_midi(PRIMERS / "folk.mid").notes
-
-
-def assert_every_on_has_an_off(path: Path) -> None:
-    for track in mido.MidiFile(path).tracks:
-        sounding: set[tuple[int, int]] = set()
-        for msg in track:
-            if msg.type == "note_on" and msg.velocity > 0:
-                assert (msg.channel, msg.note) not in sounding, "struck twice without an off"
-                sounding.add((msg.channel, msg.note))
-            elif msg.type in ("note_on", "note_off"):
-                sounding.remove((msg.channel, msg.note))
-        assert not sounding, f"hanging notes {sounding}"
-
-
-def test_shipped_primers_read():
-    folk = read_midi(PRIMERS / "folk.mid")
-    chorale = read_midi(PRIMERS / "chorale.mid")
-    assert (folk.bpm, folk.beats_per_bar) == (120.0, 4.0)
-    assert folk.notes[:, END].max() == 8.0 and chorale.notes[:, END].max() == 8.0
-    assert len(chorale.notes) == 16
-    starts = folk.notes[:, START]
-    assert len(np.unique(starts)) == len(starts), "the folk primer is monophonic"
 
 
 def test_continuation_follows_the_primer(tiny):
@@ -116,36 +96,6 @@ def test_every_codec_continues_and_writes(tmp_path, name):
     assert_every_on_has_an_off(out)
 
 
-def test_restruck_pitch_round_trip(tmp_path):
-    notes = make_notes([(60, 0, 1), (60, 1, 2), (64, 1, 1.5)])
-    out = tmp_path / "restrike.mid"
-    write_midi(out, notes, make_notes([(60, 2, 3), (60, 3, 4)]))
-    assert len(read_midi(out).notes) == 5
-    assert_every_on_has_an_off(out)
-
-
-def test_read_skips_drums_and_takes_the_first_tempo(tmp_path):
-    track = mido.MidiTrack(
-        [
-            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(90), time=0),
-            mido.MetaMessage("time_signature", numerator=3, denominator=4, time=0),
-            mido.Message("note_on", channel=9, note=36, velocity=100, time=0),
-            mido.Message("note_on", channel=0, note=62, velocity=70, time=0),
-            mido.Message("note_on", channel=9, note=36, velocity=0, time=96),
-            mido.Message("note_on", channel=0, note=62, velocity=0, time=96),  # vel 0 = off
-            mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(140), time=0),
-        ]
-    )
-    midi = mido.MidiFile(ticks_per_beat=96)
-    midi.tracks.append(track)
-    path = tmp_path / "drums.mid"
-    midi.save(path)
-    score = read_midi(path)
-    np.testing.assert_array_equal(score.notes, [[62, 0.0, 2.0, 70]])
-    assert score.bpm == pytest.approx(90.0)
-    assert score.beats_per_bar == 3.0
-
-
 def test_plot_writes_a_png(tiny, tmp_path):
     grid, cont = continue_piece(tiny, primer(), bars=1, temperature=1.0, seed=3)
     out = plot_pianoroll(grid, cont, tmp_path / "roll.png", title="tiny")
@@ -156,21 +106,6 @@ def test_plot_writes_a_png(tiny, tmp_path):
 def test_plot_with_nothing_continued(tmp_path):
     out = plot_pianoroll(primer(), np.zeros((0, 4)), tmp_path / "empty.png")
     assert out.stat().st_size > 0
-
-
-@pytest.mark.parametrize("content", [b"", b"MThd\x00\x00", b"not a midi file at all\n" * 3])
-def test_malformed_midi_is_one_line_naming_the_file(tmp_path, content):
-    bad = tmp_path / "bad.mid"
-    bad.write_bytes(content)
-    with pytest.raises(GenerateError) as err:
-        read_midi(bad)
-    message = str(err.value)
-    assert str(bad) in message and "\n" not in message
-
-
-def test_missing_midi_names_the_file(tmp_path):
-    with pytest.raises(GenerateError, match="nope.mid"):
-        read_midi(tmp_path / "nope.mid")
 
 
 def test_empty_primer_is_refused(tiny):

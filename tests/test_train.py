@@ -13,7 +13,7 @@ import pytest
 from livegen import checkpoint
 from livegen.cli import main as livegen_main
 from livegen.config import load_config
-from livegen.generate import write_midi
+from livegen.midifile import write_midi
 from livegen.notes import make_notes
 from livegen.train import main as train_main
 from livegen.train import train
