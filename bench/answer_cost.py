@@ -48,7 +48,8 @@ sys.path.insert(0, str(ROOT / "bench"))
 from step_latency import machine  # noqa: E402
 
 from livegen import checkpoint  # noqa: E402
-from livegen.model import FusedStep, LSTMModel, ModelConfig  # noqa: E402
+from livegen.model import LSTMModel, ModelConfig  # noqa: E402
+from livegen.steppers.fused import FusedStep  # noqa: E402
 
 PRIMERS = [16, 32, 64, 128, 256, 512, 1024, 2048]
 QUICK_PRIMERS = [16, 64, 256, 512, 1024]

@@ -31,8 +31,9 @@ from bench.step_latency import machine, percentiles, time_block  # noqa: E402
 from livegen import checkpoint  # noqa: E402
 from livegen.codecs import make_codec  # noqa: E402
 from livegen.data import load_pieces  # noqa: E402
-from livegen.int8 import Int8Step  # noqa: E402
-from livegen.model import FusedStep, LSTMModel, ModelConfig  # noqa: E402
+from livegen.model import LSTMModel, ModelConfig  # noqa: E402
+from livegen.steppers.fused import FusedStep  # noqa: E402
+from livegen.steppers.int8 import Int8Step  # noqa: E402
 from livegen.train import Encoded  # noqa: E402
 
 

@@ -43,10 +43,12 @@ sys.path.insert(0, str(ROOT))
 
 from livegen import checkpoint  # noqa: E402
 from livegen.codecs import make_codec  # noqa: E402
-from livegen.model import LSTMModel, ModelConfig, TorchStep, make_stepper  # noqa: E402
+from livegen.model import LSTMModel, ModelConfig  # noqa: E402
 from livegen.notes import EMPTY_TICK  # noqa: E402
 from livegen.player import Player  # noqa: E402
 from livegen.sampling import Sampler  # noqa: E402
+from livegen.steppers import make_stepper  # noqa: E402
+from livegen.steppers.torch_step import TorchStep  # noqa: E402
 
 PACES = (0.0, 0.010, 0.125)  # seconds between steps; 0 = back to back
 

@@ -370,7 +370,7 @@ def cmd_info(args: argparse.Namespace) -> int:
     import torch
 
     from livegen import checkpoint
-    from livegen.model import make_stepper
+    from livegen.steppers import make_stepper
 
     torch.set_num_threads(1)
     loaded = checkpoint.load(checkpoint.resolve(args.checkpoint), device="cpu")

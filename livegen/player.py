@@ -20,9 +20,10 @@ import numpy as np
 import torch
 
 from livegen.codecs.base import Accept, Codec, Token
-from livegen.model import LSTMModel, make_stepper
+from livegen.model import LSTMModel
 from livegen.notes import EMPTY_TICK, Tick
 from livegen.sampling import Sampler
+from livegen.steppers import make_stepper
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,18 +1,15 @@
-"""The LSTM: forward over a sequence equals stepping it, by every step path; TBPTT pieces."""
+"""The LSTM: forward over a sequence equals stepping it; TBPTT pieces (steppers: tests/steppers)."""
 
 from __future__ import annotations
+
+import ast
+from pathlib import Path
 
 import pytest
 import torch
 
-from livegen.model import (
-    FusedStep,
-    LSTMModel,
-    ModelConfig,
-    State,
-    TorchStep,
-    make_stepper,
-)
+import livegen.model as model_module
+from livegen.model import LSTMModel, ModelConfig, State
 
 V = 40  # vocabulary (keys for the frame model)
 TOL = 1e-5
@@ -31,11 +28,6 @@ def random_input(frame_input: bool, batch: int, length: int) -> torch.Tensor:
     if frame_input:
         return (torch.rand(batch, length, V, generator=g) < 0.15).float()  # (B, T, V)
     return torch.randint(0, V, (batch, length), generator=g)  # (B, T)
-
-
-def step_input(x: torch.Tensor, t: int, frame_input: bool):
-    """What the player hands a stepper at tick t of stream 0: an int, or a frame."""
-    return x[0, t] if frame_input else int(x[0, t])
 
 
 CASES = [
@@ -58,69 +50,6 @@ def test_forward_equals_generic_step(frame_input: bool, n_layer: int) -> None:
             assert (logits - ref[:, t]).abs().max().item() <= TOL
     assert (state.h - ref_state.h).abs().max().item() <= TOL
     assert (state.c - ref_state.c).abs().max().item() <= TOL
-
-
-@pytest.mark.parametrize(("frame_input", "n_layer"), CASES)
-@pytest.mark.parametrize("stepper_cls", [FusedStep, TorchStep])
-def test_forward_equals_batch1_steppers(frame_input: bool, n_layer: int, stepper_cls) -> None:
-    model = make_model(frame_input, n_layer).eval()
-    x = random_input(frame_input, batch=1, length=24)
-    with torch.no_grad():
-        ref, ref_state = model(x)  # (1, T, V)
-    stepper = stepper_cls(model)
-    state = stepper.new_state()
-    for t in range(x.shape[1]):
-        logits = stepper(step_input(x, t, frame_input), state)  # (V,)
-        assert logits.shape == (V,)
-        assert (logits - ref[0, t]).abs().max().item() <= TOL
-    assert (state.h - ref_state.h).abs().max().item() <= TOL
-    assert (state.c - ref_state.c).abs().max().item() <= TOL
-
-
-def test_frame_stepper_takes_key_tuples() -> None:
-    model = make_model(frame_input=True).eval()
-    x = random_input(True, batch=1, length=10)
-    for cls in (FusedStep, TorchStep):
-        stepper = cls(model)
-        dense, keys = stepper.new_state(), stepper.new_state()
-        for t in range(x.shape[1]):
-            a = stepper(x[0, t], dense).clone()
-            token = tuple(torch.nonzero(x[0, t]).flatten().tolist())
-            b = stepper(token, keys)
-            assert torch.equal(a, b)
-
-
-def test_fused_step_is_a_snapshot_and_forks() -> None:
-    model = make_model()
-    stepper = FusedStep(model)
-    state = stepper.new_state()
-    for tok in (3, 1, 4):
-        stepper(tok, state)
-    fork = stepper.new_state()
-    stepper.copy_state(fork, state)
-    a = stepper(5, state).clone()
-    with torch.no_grad():
-        for p in model.parameters():
-            p.add_(1.0)  # the stepper must not see later changes to the model
-    b = stepper(5, fork)
-    assert torch.equal(a, b)
-    assert torch.equal(state.h, fork.h) and torch.equal(state.c, fork.c)
-
-
-def test_fused_step_rejects_out_of_vocabulary_tokens() -> None:
-    stepper = FusedStep(make_model())
-    with pytest.raises(IndexError):
-        stepper(V, stepper.new_state())
-    with pytest.raises(IndexError):
-        stepper(-1, stepper.new_state())
-
-
-def test_make_stepper_picks_fused_on_cpu() -> None:
-    model = make_model()
-    assert make_stepper(model, "cpu").name == "cpu-fused-fp32"
-    assert isinstance(make_stepper(model, torch.device("cpu")), FusedStep)
-    expected = "torch-step" if torch.cuda.is_available() else "cpu-fused-fp32"
-    assert make_stepper(model, "auto").name == expected
 
 
 @pytest.mark.parametrize("frame_input", [False, True])
@@ -226,22 +155,6 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
 @cuda
-@pytest.mark.parametrize("frame_input", [False, True])
-def test_cuda_stepper_matches_cpu_forward(frame_input: bool) -> None:
-    model = make_model(frame_input).eval()
-    x = random_input(frame_input, batch=1, length=16)
-    with torch.no_grad():
-        ref, _ = model(x)  # (1, T, V) on the CPU
-    stepper = make_stepper(model, "cuda")
-    assert stepper.name == "cuda-graph"
-    state = stepper.new_state()
-    with torch.backends.cudnn.flags(enabled=True, allow_tf32=False):
-        for t in range(x.shape[1]):
-            logits = stepper(step_input(x, t, frame_input), state)  # (V,) on the CPU
-            assert (logits - ref[0, t]).abs().max().item() <= 1e-4
-
-
-@cuda
 def test_cuda_checkpoint_replays_dropout_masks() -> None:
     model = make_model(dropout=0.3).cuda().train()
     x = random_input(False, batch=2, length=12).cuda()
@@ -263,37 +176,10 @@ def test_cuda_checkpoint_replays_dropout_masks() -> None:
         assert (seg_grads[name] - p.grad).abs().max().item() <= 1e-4, name
 
 
-@pytest.mark.parametrize("frame_input", [False, True])
-def test_cell_step_by_hand_matches_forward(frame_input: bool) -> None:
-    """The arithmetic the CUDA graph captures, checked on the CPU (the graph needs a GPU)."""
-    from livegen.model import CellWeights, cell_step
-
-    model = make_model(frame_input).eval()
-    x = random_input(frame_input, batch=1, length=16)
-    with torch.no_grad():
-        ref, _ = model(x)  # (1, T, V)
-    weights = CellWeights.of(model, "cpu")
-    state = model.initial_state(1)
-    with torch.inference_mode():
-        for t in range(x.shape[1]):
-            xt = x[:, t] if frame_input else x[:, t].reshape(1)  # (1, V) or (1,)
-            logits = cell_step(weights, xt, state.h, state.c)  # (V,)
-            assert (logits - ref[0, t]).abs().max().item() <= 1e-5
-
-
-@cuda
-def test_cuda_graph_step_keeps_two_states_apart() -> None:
-    """The Player steps its state and its plan's fork alternately: one graph each."""
-    from livegen.model import CudaGraphStep
-
-    model = make_model(False).eval()
-    x = random_input(False, batch=1, length=12)
-    with torch.no_grad():
-        ref, _ = model(x)  # (1, T, V)
-    stepper = CudaGraphStep(model, "cuda")
-    a, b = stepper.new_state(), stepper.new_state()
-    for t in range(x.shape[1]):
-        got_a = stepper(int(x[0, t]), a).clone()
-        got_b = stepper(int(x[0, t]), b).clone()
-        assert (got_a - ref[0, t]).abs().max().item() <= 1e-4
-        assert torch.equal(got_a, got_b)
+def test_model_knows_nothing_of_steppers() -> None:
+    """Steppers import the model, never the reverse: no import cycle between the two."""
+    tree = ast.parse(Path(model_module.__file__).read_text())
+    imported = [
+        node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
+    ] + [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
+    assert not [m for m in imported if m.startswith("livegen.steppers")], imported

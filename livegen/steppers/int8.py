@@ -4,7 +4,8 @@ A paced live step is bound by reading the weights from memory (they fall out of 
 between ticks), so quartering their size is what helps a 3x512 model. Each GEMV runs
 through torch's quantized ``linear_dynamic`` (fbgemm/x86: int8 weights, per output row
 scales; the activation is quantized on the fly). Layer 0's input projection stays an
-fp32 table lookup (as in :class:`~livegen.model.FusedStep`), and the cell update is fp32.
+fp32 table lookup (as in :class:`~livegen.steppers.fused.FusedStep`), and the cell
+update is fp32.
 
 :func:`logit_error` measures the loss of accuracy against the fp32 step; ``make_stepper``
 uses this path only where asked, or (``auto``) for big models where it passes the check.
@@ -19,7 +20,9 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from livegen.model import LSTMModel, State, StepInput, _frame_keys
+from livegen.model import LSTMModel, State
+from livegen.steppers.base import StepInput, frame_keys
+from livegen.steppers.fused import FusedStep
 
 BIG = 4 * 1024 * 1024  # fp32 weight bytes beyond which auto picks int8 (no longer cache-sized)
 MAX_LOGIT_ERROR = 0.01  # relative to the fp32 logits' range
@@ -37,6 +40,7 @@ def _pack(w: Tensor, b: Tensor) -> object:
 
 
 def weight_bytes(model: LSTMModel) -> int:
+    """Bytes of the model's fp32 weight matrices: what a paced step reads from memory."""
     return sum(p.numel() * 4 for n, p in model.named_parameters() if "weight" in n)
 
 
@@ -114,14 +118,12 @@ class Int8Step:
         if isinstance(x, np.ndarray):
             np.copyto(self._frame, x, casting="unsafe")
         else:
-            _frame_keys(x, self._frame)
+            frame_keys(x, self._frame)
         return torch.from_numpy(self._frame)
 
 
 def logit_error(model: LSTMModel, steps: int = 64, seed: int = 0) -> float:
     """Largest |int8 - fp32| logit difference over a random walk, relative to the fp32 range."""
-    from livegen.model import FusedStep
-
     cfg = model.cfg
     rng = np.random.default_rng(seed)
     fp32, int8 = FusedStep(model), Int8Step(model)

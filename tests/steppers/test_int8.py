@@ -6,8 +6,10 @@ import numpy as np
 import pytest
 import torch
 
-from livegen.int8 import Int8Step, logit_error
-from livegen.model import FusedStep, LSTMModel, ModelConfig, make_stepper
+from livegen.model import LSTMModel, ModelConfig
+from livegen.steppers import make_stepper
+from livegen.steppers.fused import FusedStep
+from livegen.steppers.int8 import Int8Step, logit_error
 
 
 def model(frame_input: bool = False, n_layer: int = 2, n_hidden: int = 64) -> LSTMModel:

@@ -1,0 +1,69 @@
+"""Small seeded models and inputs shared by the stepper tests, and the checks they share."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from livegen.model import LSTMModel, ModelConfig
+
+V = 40  # vocabulary (keys for the frame model)
+TOL = 1e-5
+
+CASES = [
+    pytest.param(False, 2, id="embedding-2layer"),
+    pytest.param(True, 2, id="frame-2layer"),
+    pytest.param(False, 1, id="embedding-1layer"),
+    pytest.param(True, 3, id="frame-3layer"),
+]
+
+cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
+
+
+def make_model(frame_input: bool = False, n_layer: int = 2, dropout: float = 0.0) -> LSTMModel:
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        V, n_layer=n_layer, n_hidden=48, n_embd=16, dropout=dropout, frame_input=frame_input
+    )
+    return LSTMModel(cfg)
+
+
+def random_input(frame_input: bool, batch: int, length: int) -> torch.Tensor:
+    g = torch.Generator().manual_seed(1)
+    if frame_input:
+        return (torch.rand(batch, length, V, generator=g) < 0.15).float()  # (B, T, V)
+    return torch.randint(0, V, (batch, length), generator=g)  # (B, T)
+
+
+def step_input(x: torch.Tensor, t: int, frame_input: bool):
+    """What the player hands a stepper at tick t of stream 0: an int, or a frame."""
+    return x[0, t] if frame_input else int(x[0, t])
+
+
+def assert_steps_like_forward(stepper_cls, frame_input: bool, n_layer: int) -> None:
+    """Stepping 24 ticks gives the forward pass's logits and final state, within TOL."""
+    model = make_model(frame_input, n_layer).eval()
+    x = random_input(frame_input, batch=1, length=24)
+    with torch.no_grad():
+        ref, ref_state = model(x)  # (1, T, V)
+    stepper = stepper_cls(model)
+    state = stepper.new_state()
+    for t in range(x.shape[1]):
+        logits = stepper(step_input(x, t, frame_input), state)  # (V,)
+        assert logits.shape == (V,)
+        assert (logits - ref[0, t]).abs().max().item() <= TOL
+    assert (state.h - ref_state.h).abs().max().item() <= TOL
+    assert (state.c - ref_state.c).abs().max().item() <= TOL
+
+
+def assert_key_tuples_equal_frames(stepper_cls) -> None:
+    """A pianoroll token (a tuple of keys) steps exactly like its dense frame."""
+    model = make_model(frame_input=True).eval()
+    x = random_input(True, batch=1, length=10)
+    stepper = stepper_cls(model)
+    dense, keys = stepper.new_state(), stepper.new_state()
+    for t in range(x.shape[1]):
+        a = stepper(x[0, t], dense).clone()
+        token = tuple(torch.nonzero(x[0, t]).flatten().tolist())
+        b = stepper(token, keys)
+        assert torch.equal(a, b)
