@@ -32,6 +32,7 @@ import livegen
 from livegen.codecs import CODECS, CodecError, make_codec
 from livegen.codecs.base import Codec
 from livegen.config import ConfigError, from_dict
+from livegen.errors import LivegenError
 from livegen.model import LSTMModel, ModelConfig
 
 FORMAT = "livegen-checkpoint"
@@ -41,7 +42,7 @@ SHIPPED_DIR = Path(livegen.__file__).resolve().parent.parent / "checkpoints"
 REQUIRED = ("model", "codec", "state_dict")
 
 
-class CheckpointError(ValueError):
+class CheckpointError(LivegenError, ValueError):
     """A checkpoint that cannot be used; the message is one line naming the file."""
 
 

@@ -16,25 +16,17 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livegen import __version__
+from livegen.errors import LivegenError
 from livegen.paths import LIVE_CONFIG, PRIMERS, ROOT, default_primer
 
 PROG = "livegen"
 DEFAULT_CHECKPOINT = "folk_melody"
 
-# Modules whose error class means "the user asked for something that cannot be done".
-_EXPECTED = (
-    ("livegen.checkpoint", "CheckpointError"),
-    ("livegen.data", "DataError"),
-    ("livegen.generate", "GenerateError"),
-    ("livegen.config", "ConfigError"),
-    ("livegen.codecs.base", "CodecError"),
-    ("livegen.midi_io", "PortError"),
-    ("livegen.jack", "JackError"),
-    ("livegen.engine", "EngineError"),
-)
+# What the user can fix: livegen's own errors, and files the OS refused or could not find.
+_EXPECTED = (LivegenError, FileNotFoundError, IsADirectoryError, PermissionError)
 
 
-class CliError(Exception):
+class CliError(LivegenError):
     """A command-line problem found by livegen itself, reported as one line."""
 
 
@@ -539,17 +531,6 @@ def cmd_panel(args: argparse.Namespace) -> int:
 
 
 # ---- entry point -------------------------------------------------------------------------------
-def _expected_errors() -> tuple[type[BaseException], ...]:
-    """Error classes meaning bad input, from the modules loaded so far (imports stay lazy)."""
-    classes: list[type[BaseException]] = [CliError, FileNotFoundError, IsADirectoryError]
-    classes.append(PermissionError)
-    for module, name in _EXPECTED:
-        cls = getattr(sys.modules.get(module), name, None)
-        if isinstance(cls, type) and issubclass(cls, BaseException):
-            classes.append(cls)
-    return tuple(classes)
-
-
 def _error_line(error: BaseException) -> str:
     if isinstance(error, OSError) and error.filename is not None and error.strerror:
         return f"{error.filename}: {error.strerror}"
@@ -573,9 +554,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print(f"{PROG}: interrupted", file=sys.stderr)
         return 130
-    except Exception as e:
-        if not isinstance(e, _expected_errors()):
-            raise
+    except _EXPECTED as e:
         print(f"{PROG}: error: {_error_line(e)}", file=sys.stderr)
         return 2
 

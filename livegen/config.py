@@ -26,8 +26,10 @@ from typing import Any, TypeVar
 
 import yaml
 
+from livegen.errors import LivegenError
 
-class ConfigError(ValueError):
+
+class ConfigError(LivegenError, ValueError):
     """A recipe or override that cannot be used: the message names the key and the source."""
 
 

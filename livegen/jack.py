@@ -19,10 +19,12 @@ import time
 import uuid
 from pathlib import Path
 
+from livegen.errors import LivegenError
+
 INSTALL_HINT = "install it with: apt-get install --no-install-recommends jackd2"
 
 
-class JackError(RuntimeError):
+class JackError(LivegenError, RuntimeError):
     """jackd is missing or did not start; the message says why and what to do."""
 
 

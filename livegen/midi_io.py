@@ -21,6 +21,7 @@ from dataclasses import dataclass
 import mido
 
 from livegen import jack
+from livegen.errors import LivegenError
 
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
 _RTMIDI_API = {
@@ -36,7 +37,7 @@ CHANNELS = 16
 _ALSA_NUMBERS = re.compile(r" \d+:\d+$")  # "client:port 128:0" -> "client:port"
 
 
-class PortError(RuntimeError):
+class PortError(LivegenError, RuntimeError):
     """A MIDI port could not be opened or was lost; one line saying why and how to fix it."""
 
 

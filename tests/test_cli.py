@@ -187,3 +187,48 @@ def test_run_with_no_midi_backend_says_how_to_fix_it(tiny_ckpt, monkeypatch, cap
     monkeypatch.setenv("JACK_DEFAULT_SERVER", "livegen-test-no-such-server")
     text = expect_error(["run", "--checkpoint", str(tiny_ckpt)], capsys, "no MIDI backend")
     assert "--start-jack" in text
+
+
+def test_any_livegen_error_in_a_subcommand_is_one_line(monkeypatch, capsys):
+    from livegen import midi_io
+    from livegen.errors import LivegenError
+
+    class SomeNewError(LivegenError):
+        pass
+
+    def broken(backend):
+        raise SomeNewError("the ports are\n   somewhere else;   look there")
+
+    monkeypatch.setattr(midi_io, "list_ports", broken)
+    expect_error(["ports"], capsys, "livegen: error: the ports are somewhere else; look there")
+
+
+def test_a_bug_keeps_its_traceback(monkeypatch):
+    from livegen import midi_io
+
+    def broken(backend):
+        raise RuntimeError("a bug, not a user error")
+
+    monkeypatch.setattr(midi_io, "list_ports", broken)
+    with pytest.raises(RuntimeError, match="a bug"):
+        main(["ports"])
+
+
+def test_every_user_error_class_is_a_livegen_error():
+    from livegen.checkpoint import CheckpointError
+    from livegen.cli import CliError
+    from livegen.codecs.base import CodecError
+    from livegen.config import ConfigError
+    from livegen.data import DataError
+    from livegen.errors import LivegenError
+    from livegen.generate import GenerateError
+    from livegen.jack import JackError
+    from livegen.midi_io import PortError
+    from livegen.midifile import MidiFileError
+
+    value_errors = (CheckpointError, CodecError, ConfigError, DataError, GenerateError)
+    for cls in (*value_errors, MidiFileError, CliError, JackError, PortError):
+        assert issubclass(cls, LivegenError), cls
+    for cls in (*value_errors, MidiFileError):
+        assert issubclass(cls, ValueError), cls  # callers catch these as ValueError
+    assert issubclass(JackError, RuntimeError) and issubclass(PortError, RuntimeError)

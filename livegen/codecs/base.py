@@ -19,12 +19,13 @@ from typing import Any, ClassVar
 
 import numpy as np
 
+from livegen.errors import LivegenError
 from livegen.notes import Tick, fold_notes, notes_to_ticks
 
 Token = int | tuple[int, ...]
 
 
-class CodecError(ValueError):
+class CodecError(LivegenError, ValueError):
     """A codec name or parameter that this version does not know."""
 
 
