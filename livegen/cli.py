@@ -310,12 +310,13 @@ def cmd_generate(args: argparse.Namespace) -> int:
     import torch
 
     from livegen import checkpoint
+    from livegen.device import resolve_device
     from livegen.generate import continue_piece
     from livegen.midifile import read_midi, write_midi
 
     # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
     torch.set_num_threads(1)
-    device = _device(args.device)
+    device = resolve_device(args.device)
     for out in (args.output, args.plot):  # fail before the work, not after it
         if out is not None and not out.parent.is_dir():
             raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
@@ -362,11 +363,12 @@ def cmd_info(args: argparse.Namespace) -> int:
     import torch
 
     from livegen import checkpoint
+    from livegen.device import resolve_device
     from livegen.steppers import make_stepper
 
     torch.set_num_threads(1)
     loaded = checkpoint.load(checkpoint.resolve(args.checkpoint), device="cpu")
-    device = _device(args.device)
+    device = resolve_device(args.device)
     stepper = make_stepper(loaded.model, device)
     info = checkpoint.summary(loaded)
     print("\n".join(_info_lines(info, loaded.meta, getattr(stepper, "name", "?"), device)))
@@ -441,23 +443,6 @@ def _size(n: int | None) -> str:
     if n < 1024**2:
         return f"{n / 1024:.1f} KiB"
     return f"{n / 1024**2:.1f} MiB"
-
-
-def _device(name: str) -> str:
-    """A device name checked against this machine, so a bad one is a line, not a traceback."""
-    import torch
-
-    if name == "auto":
-        return "cuda" if torch.cuda.is_available() else "cpu"
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise CliError(f"unknown device {name!r}; use cpu, cuda, cuda:N or auto") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise CliError(f"device {name!r}: CUDA is not available on this machine; use cpu")
-    if device.type not in ("cpu", "cuda"):
-        raise CliError(f"device {name!r} is not supported; use cpu, cuda, cuda:N or auto")
-    return str(device)
 
 
 def cmd_ports(args: argparse.Namespace) -> int:

@@ -25,6 +25,7 @@ from livegen.codecs import make_codec
 from livegen.codecs.base import Codec
 from livegen.config import ConfigError, TrainConfig, load_config, to_dict
 from livegen.data import DataError, Split, load_pieces, transpose
+from livegen.device import DeviceError, resolve_device
 from livegen.model import LSTMModel, ModelConfig, State
 
 
@@ -169,14 +170,6 @@ def lr_at(step: int, total: int, cfg) -> float:
     return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
 
 
-def pick_device(name: str) -> torch.device:
-    if name == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if name.startswith("cuda") and not torch.cuda.is_available():
-        raise ConfigError("train.device=cuda, but no CUDA device is visible here (use auto or cpu)")
-    return torch.device(name)
-
-
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict:
     """Train one recipe; returns the metrics that are also written next to the checkpoint."""
     from tqdm import tqdm
@@ -184,7 +177,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     t_cfg = cfg.train
     world = int(os.environ.get("WORLD_SIZE", "1"))
     rank = int(os.environ.get("RANK", "0"))
-    device = pick_device(t_cfg.device)
+    device = torch.device(resolve_device(t_cfg.device))
     if world > 1:
         import torch.distributed as dist
 
@@ -450,7 +443,7 @@ def main(argv: list[str] | None = None) -> int:
         if not cfg.train.name:
             cfg = replace(cfg, train=replace(cfg.train, name=Path(args.config or "model").stem))
         train(cfg, resume=args.resume, progress=not args.quiet)
-    except (ConfigError, DataError, checkpoint.CheckpointError) as e:
+    except (ConfigError, DataError, DeviceError, checkpoint.CheckpointError) as e:
         print(f"train.py: error: {e}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
