@@ -9,9 +9,12 @@ config) ends as ``livegen: error: <one line>`` and exit status 2, without a trac
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import secrets
 import sys
 import textwrap
+import types
+import typing
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -226,47 +229,65 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_live_options(parser: argparse.ArgumentParser) -> None:
-    """The options of a live session, shared by ``run`` and ``panel``."""
+    """The options of a live session, shared by ``run`` and ``panel``: one flag per
+    :class:`~livegen.live_config.LiveConfig` field (``--top-p`` for ``top_p``), typed, limited to
+    its choices and explained by the field's help; bools are on/off pairs (``--passthrough``,
+    ``--no-passthrough``). A mapping such as ``cc`` is left to the YAML."""
     parser.add_argument("--config", type=Path, metavar="FILE.yaml", help="live settings YAML")
-    parser.add_argument("--checkpoint", metavar="NAME|PATH", help="model to play (folk_melody)")
-    parser.add_argument("--mode", choices=("continue", "accompany", "free"), help="how to play")
-    parser.add_argument("--bpm", type=_positive_float, help="internal clock tempo")
-    parser.add_argument("--clock", choices=("internal", "midi"), help="tick source")
-    parser.add_argument(
-        "--clock-out", action="store_true", default=None, help="send MIDI clock to lead"
-    )
-    parser.add_argument("--temperature", type=_non_negative_float, metavar="T")
-    parser.add_argument("--top-p", type=_probability, metavar="P")
-    parser.add_argument("--seed", type=int, metavar="N", help="fixed seed: repeatable answers")
-    parser.add_argument(
-        "--response-bars", type=_non_negative_float, metavar="BARS", help="0: as long as the call"
-    )
-    parser.add_argument("--silence-ticks", type=_positive_int, metavar="N")
-    parser.add_argument("--channel", type=_channel, metavar="1-16", help="output MIDI channel")
-    parser.add_argument("--key", metavar="KEY", help="key/scale lock, e.g. 'D dorian'")
-    parser.add_argument("--passthrough", action="store_true", default=None)
-    parser.add_argument("--velocity", choices=("model", "player", "fixed"))
-    parser.add_argument("--latency-ms", type=float, metavar="MS", help="send output earlier")
-    parser.add_argument("--primer", metavar="FILE.mid", help="fed before playing (free mode)")
-    parser.add_argument("--backend", choices=("auto", "alsa", "jack", "coremidi", "windows"))
-    parser.add_argument("--in-port", metavar="NAME")
-    parser.add_argument("--out-port", metavar="NAME")
+    for f, kind in _live_fields():
+        flag = "--" + f.name.replace("_", "-")
+        about = f.metadata["help"].replace("%", "%%")  # argparse %-formats help
+        if kind is bool:
+            shown = "on" if f.default else "off"
+            parser.add_argument(
+                flag, action=argparse.BooleanOptionalAction, help=f"{about} (default: {shown})"
+            )
+            continue
+        if f.name == "channel":  # numbered 1..16 here, as DAWs do; 0..15 in the YAML
+            about, shown, parse, metavar = "output MIDI channel", f.default + 1, _channel, "1-16"
+        else:
+            shown, metavar = f.default, f.metadata.get("metavar")
+            parse = {int: _whole, float: _real}.get(kind)
+        if shown is not None:
+            about += f" (default: {shown})"
+        choices = f.metadata.get("choices")
+        parser.add_argument(flag, type=parse, choices=choices, metavar=metavar, help=about)
     parser.add_argument(
         "--connect",
-        action="store_true",
-        help="open existing ports named by --in-port/--out-port instead of creating virtual ones",
-    )
-    parser.add_argument("--device", choices=("auto", "cpu", "cuda"))
-    parser.add_argument(
-        "--precision",
-        choices=("auto", "fp32", "int8"),
-        help="CPU step: auto (int8 only for big models where it keeps the logits), fp32, int8",
+        dest="virtual",
+        action="store_const",
+        const=False,
+        help="open existing ports named by --in-port/--out-port instead of creating virtual "
+        "ones (the same as --no-virtual)",
     )
     parser.add_argument(
         "--start-jack",
         action="store_true",
         help="if no MIDI backend is usable, start a private 'jackd -d dummy' server",
     )
+
+
+def _live_fields() -> list[tuple[dataclasses.Field, type]]:
+    """The LiveConfig fields that have a flag, with their value's type (``int | None``: int)."""
+    from livegen.live_config import LiveConfig
+
+    hints = typing.get_type_hints(LiveConfig)
+    out = []
+    for f in dataclasses.fields(LiveConfig):
+        kind = hints[f.name]
+        if isinstance(kind, types.UnionType):  # int | None: the value's type is int
+            kind = next(t for t in typing.get_args(kind) if t is not type(None))
+        if kind in (bool, int, float, str):
+            out.append((f, kind))
+    return out
+
+
+def _whole(text: str) -> int:
+    return int(_number(text, int))
+
+
+def _real(text: str) -> float:
+    return float(_number(text))
 
 
 def _number(text: str, kind: type = float) -> float:
@@ -470,49 +491,29 @@ def _live_config(args: argparse.Namespace, remembered: dict | None = None):
     config = args.config
     if config is None and LIVE_CONFIG.exists():
         config = LIVE_CONFIG
-    flags = dict(
-        checkpoint=args.checkpoint,
-        mode=args.mode,
-        bpm=args.bpm,
-        clock=args.clock,
-        clock_out=args.clock_out,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=args.seed,
-        response_bars=args.response_bars,
-        silence_ticks=args.silence_ticks,
-        channel=args.channel,
-        key=args.key,
-        passthrough=args.passthrough,
-        velocity=args.velocity,
-        latency_ms=args.latency_ms,
-        primer=args.primer,
-        backend=args.backend,
-        in_port=args.in_port,
-        out_port=args.out_port,
-        virtual=False if args.connect else None,
-        device=args.device,
-        precision=args.precision,
-    )
+    flags = {f.name: getattr(args, f.name) for f, _ in _live_fields()}
     given = {k: v for k, v in flags.items() if v is not None}
     return load_live_config(config, **{**(remembered or {}), **given})
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from livegen.live import open_session, run_headless
+    # The engine runs in a process of its own (livegen/server.py); this one prints its status.
+    from livegen.client import EngineClient
+    from livegen.live import run_headless
 
-    session = open_session(_live_config(args), start_jack=args.start_jack)
-    return run_headless(session, duration=args.duration)
+    engine = EngineClient.open(_live_config(args), start_jack=args.start_jack)
+    return run_headless(engine, duration=args.duration)
 
 
 def cmd_panel(args: argparse.Namespace) -> int:
-    from livegen.live import open_session
+    # The panel is a client of the engine's process: no redraw can delay a tick.
+    from livegen.client import EngineClient
     from livegen.tui.launch import make_app, run_panel
 
-    def session_factory(remembered: dict):
-        return open_session(_live_config(args, remembered), start_jack=args.start_jack)
+    def open_engine(remembered: dict) -> EngineClient:
+        return EngineClient.open(_live_config(args, remembered), start_jack=args.start_jack)
 
-    return run_panel(make_app(session_factory))
+    return run_panel(make_app(open_engine))
 
 
 # ---- entry point -------------------------------------------------------------------------------

@@ -2,7 +2,9 @@
 
 The same checking as the training recipes (:func:`livegen.config.from_dict`): an unknown
 key or a wrong type is a :class:`~livegen.config.ConfigError` that names it. Command-line
-flags override single fields with :func:`dataclasses.replace`.
+flags override single fields with :func:`dataclasses.replace`. Each field's ``help`` (in its
+metadata) documents it here and is the help of its ``livegen run`` flag, which the command
+line makes from the fields.
 """
 
 from __future__ import annotations
@@ -24,35 +26,79 @@ BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
 PRECISIONS = ("auto", "fp32", "int8")
 
 
+def _setting(default: Any, help: str, **cli: Any) -> Any:
+    """A field with its help (``livegen run --help`` shows it) and flag hints (``metavar``,
+    ``choices``): the command line's live options are made from these fields."""
+    return field(default=default, metadata={"help": help, **cli})
+
+
 @dataclass(frozen=True)
 class LiveConfig:
-    checkpoint: str = "folk_melody"  # shipped name or path to a .pt file
-    mode: str = "continue"  # continue (call and response), accompany or free
-    temperature: float = 0.9  # sampling temperature; 0 picks the likeliest token
-    top_p: float = 1.0  # nucleus sampling; 1 keeps all tokens
-    seed: int | None = None  # fixed seed: the same input gives the same answer
-    bpm: float = 120.0  # internal clock tempo
-    clock: str = "internal"  # internal or midi (follow 0xF8 clock on the input)
-    clock_out: bool = False  # send MIDI clock (Start, pulses, Stop) on the output to lead
-    silence_ticks: int = 8  # continue: answer after this many ticks without the player
-    response_bars: float = 2.0  # continue: answer length in bars; 0 = as long as the call
-    beats_per_bar: int = 4
-    channel: int = 0  # output channel, 0..15 (shown as 1..16 by most DAWs)
-    latency_ms: float = 0.0  # send output this much earlier (negative: later)
-    passthrough: bool = False  # echo the player's notes to the output
-    velocity: str = "model"  # model (the codec's, performance only), player, or fixed
-    fixed_velocity: int = 90  # for velocity: fixed, and codecs without velocity
-    key: str | None = None  # key/scale lock, e.g. "D dorian", "A minor"; null: off
-    primer: str | None = None  # MIDI file fed before start (free mode); null: the shipped one
-    backend: str = "auto"  # auto, alsa, jack, coremidi or windows
-    in_port: str = "livegen in"
-    out_port: str = "livegen out"
-    virtual: bool = True  # create the ports (false: open existing ports by name)
-    device: str = "auto"  # auto, cpu or cuda
-    precision: str = "auto"  # CPU step: auto (int8 only for big models), fp32 or int8
-    realtime: bool = True  # try SCHED_FIFO for the tick thread (Linux, where permitted)
-    queue_size: int = 4096  # input messages held between ticks; beyond it they are dropped
-    cc: dict[str, int] = field(default_factory=dict)  # control name -> CC number
+    checkpoint: str = _setting(
+        "folk_melody", "shipped model name or path to a .pt file", metavar="NAME|PATH"
+    )
+    mode: str = _setting(
+        "continue", "how to play: continue (call and response), accompany or free", choices=MODES
+    )
+    temperature: float = _setting(
+        0.9, "sampling temperature; 0 picks the likeliest token", metavar="T"
+    )
+    top_p: float = _setting(1.0, "nucleus sampling; 1 keeps all tokens", metavar="P")
+    seed: int | None = _setting(
+        None, "fixed seed: the same input gives the same answer (default: random)", metavar="N"
+    )
+    bpm: float = _setting(120.0, "internal clock tempo")
+    clock: str = _setting(
+        "internal",
+        "tick source: internal, or midi (follow 0xF8 clock on the input)",
+        choices=CLOCKS,
+    )
+    clock_out: bool = _setting(
+        False, "send MIDI clock (Start, pulses, Stop) on the output, to lead other gear"
+    )
+    silence_ticks: int = _setting(
+        8, "continue: answer after this many ticks without the player", metavar="N"
+    )
+    response_bars: float = _setting(
+        2.0, "continue: answer length in bars; 0 = as long as the call", metavar="BARS"
+    )
+    beats_per_bar: int = _setting(4, "beats in a bar, the unit of response_bars", metavar="N")
+    channel: int = _setting(0, "output channel, 0..15 (shown as 1..16 by most DAWs)")
+    latency_ms: float = _setting(
+        0.0, "send output this much earlier (negative: later)", metavar="MS"
+    )
+    passthrough: bool = _setting(False, "echo the player's notes to the output")
+    velocity: str = _setting(
+        "model",
+        "model (the codec's, performance only), player, or fixed",
+        choices=VELOCITIES,
+    )
+    fixed_velocity: int = _setting(
+        90, "velocity for velocity: fixed, and codecs without velocity", metavar="1-127"
+    )
+    key: str | None = _setting(
+        None, "key/scale lock, e.g. 'D dorian', 'A minor' (default: off)", metavar="KEY"
+    )
+    primer: str | None = _setting(
+        None, "MIDI file fed before start (free mode; default: the shipped one)", metavar="FILE.mid"
+    )
+    backend: str = _setting("auto", "MIDI backend", choices=BACKENDS)
+    in_port: str = _setting("livegen in", "input port: created, or opened by name", metavar="NAME")
+    out_port: str = _setting(
+        "livegen out", "output port: created, or opened by name", metavar="NAME"
+    )
+    virtual: bool = _setting(True, "create the ports (off: open existing ports by name)")
+    device: str = _setting("auto", "where the model steps", choices=DEVICES)
+    precision: str = _setting(
+        "auto", "CPU step: auto (int8 only for big models), fp32 or int8", choices=PRECISIONS
+    )
+    realtime: bool = _setting(True, "try SCHED_FIFO for the tick thread (Linux, where permitted)")
+    queue_size: int = _setting(
+        4096, "input messages held between ticks; beyond it they are dropped", metavar="N"
+    )
+    cc: dict[str, int] = field(
+        default_factory=dict, metadata={"help": "control name -> CC number (YAML only)"}
+    )
 
     def __post_init__(self) -> None:
         _require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")

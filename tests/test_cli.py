@@ -232,3 +232,52 @@ def test_every_user_error_class_is_a_livegen_error():
     for cls in (*value_errors, MidiFileError):
         assert issubclass(cls, ValueError), cls  # callers catch these as ValueError
     assert issubclass(JackError, RuntimeError) and issubclass(PortError, RuntimeError)
+
+
+@pytest.mark.parametrize("command", ["run", "panel"])
+def test_every_live_setting_but_cc_has_a_flag(command):
+    import dataclasses
+
+    from livegen.cli import build_parser
+    from livegen.live_config import LiveConfig
+
+    sub = build_parser()._subparsers._group_actions[0].choices[command]
+    by_flag = {flag: action for action in sub._actions for flag in action.option_strings}
+    for field in dataclasses.fields(LiveConfig):
+        flag = "--" + field.name.replace("_", "-")
+        if field.name == "cc":  # a mapping: YAML only
+            assert flag not in by_flag
+            continue
+        assert flag in by_flag, f"LiveConfig.{field.name} has no {flag}"
+        assert by_flag[flag].dest == field.name and by_flag[flag].help
+
+
+def test_live_flags_reach_the_config_spelled_as_today():
+    from livegen.cli import _live_config, build_parser
+
+    def config(*flags):
+        return _live_config(build_parser().parse_args(["run", *flags]))
+
+    assert config() == config("--no-clock-out", "--virtual")  # the shipped YAML's values
+    cfg = config("--channel", "16", "--passthrough", "--top-p", "0.5", "--connect", "--seed", "7")
+    assert (cfg.channel, cfg.passthrough, cfg.top_p, cfg.virtual, cfg.seed) == (
+        15,
+        True,
+        0.5,
+        False,
+        7,
+    )
+    cfg = config("--mode", "free", "--no-realtime", "--queue-size", "64", "--key", "D dorian")
+    assert (cfg.mode, cfg.realtime, cfg.queue_size, cfg.key) == ("free", False, 64, "D dorian")
+
+
+def test_run_help_explains_each_option_and_its_default(capsys):
+    assert run(["run", "--help"]) == 0
+    out = " ".join(capsys.readouterr().out.split())
+    assert "--top-p P nucleus sampling; 1 keeps all tokens (default: 1.0)" in out
+    assert "--channel 1-16 output MIDI channel (default: 1)" in out
+    assert "--passthrough, --no-passthrough echo the player's notes" in out
+
+
+def test_a_live_value_out_of_range_is_one_line(capsys):
+    expect_error(["run", "--bpm", "1000"], capsys, "bpm", "1000")
