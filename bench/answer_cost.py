@@ -26,20 +26,15 @@ About 2 minutes; --quick about 20 s.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+import time
+from pathlib import Path
 
-# One thread for every BLAS before numpy/torch load them: the live step runs on one core.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -50,6 +45,7 @@ from step_latency import machine  # noqa: E402
 from livegen import checkpoint  # noqa: E402
 from livegen.model import LSTMModel, ModelConfig  # noqa: E402
 from livegen.steppers.fused import FusedStep  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
 
 PRIMERS = [16, 32, 64, 128, 256, 512, 1024, 2048]
 QUICK_PRIMERS = [16, 64, 256, 512, 1024]
@@ -250,7 +246,7 @@ def main() -> None:
     if args.quick:
         primers, args.cell_budget, args.min_reps, args.max_reps = QUICK_PRIMERS, 0.4, 3, 100
 
-    torch.set_num_threads(1)
+    limit_threads(1)  # the live step runs on one core
     load_start = os.getloadavg()
     t_start = time.perf_counter()
     loaded = checkpoint.load(checkpoint.resolve("folk_melody"))

@@ -12,17 +12,13 @@ and paced every 125 ms, alternating in blocks.
 
 from __future__ import annotations
 
-import os
+import argparse
+import json
+import sys
+from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -34,6 +30,7 @@ from livegen.data import load_pieces  # noqa: E402
 from livegen.model import LSTMModel, ModelConfig  # noqa: E402
 from livegen.steppers.fused import FusedStep  # noqa: E402
 from livegen.steppers.int8 import Int8Step  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
 from livegen.train import Encoded  # noqa: E402
 
 
@@ -67,7 +64,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "int8.json")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    limit_threads(1)  # the live step runs on one core
     rows = []
     for name in ("folk_melody", "chorale_poly"):
         loaded = checkpoint.load(checkpoint.resolve(name))

@@ -21,19 +21,16 @@ The engine asks for SCHED_FIFO; the JSON records whether the OS granted it.
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
 
-os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import subprocess  # noqa: E402
-import sys  # noqa: E402
-import tempfile  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
+import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -45,6 +42,7 @@ from livegen.jack import start_dummy_jack  # noqa: E402
 from livegen.live_config import LiveConfig  # noqa: E402
 from livegen.midi_io import open_ports  # noqa: E402
 from livegen.paths import default_primer  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
 
 PERIOD_S = 0.010  # seconds per tick: 1500 BPM at 4 ticks per quarter, to get many ticks
 JACK_RATE, JACK_PERIOD = 48000, 256
@@ -146,6 +144,7 @@ def main() -> None:
     ap.add_argument("--ticks", type=int, default=10_000)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "jack_timing.json")
     args = ap.parse_args()
+    limit_threads(1)  # as on the live path: the step runs on one core
     loaded = checkpoint.load(checkpoint.resolve("folk_melody"))
     server = start_dummy_jack(rate=JACK_RATE, period=JACK_PERIOD)
     rows = []

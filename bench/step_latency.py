@@ -22,21 +22,16 @@ table times the whole Player tick (step + sampling + decode, all tokens of a tic
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import platform
+import sys
+import time
+from pathlib import Path
 
-# One thread for every BLAS before numpy/torch load them: the live step runs on one core.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import platform  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
+import numpy as np
+import torch
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -49,6 +44,7 @@ from livegen.player import Player  # noqa: E402
 from livegen.sampling import Sampler  # noqa: E402
 from livegen.steppers import make_stepper  # noqa: E402
 from livegen.steppers.torch_step import TorchStep  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
 
 PACES = (0.0, 0.010, 0.125)  # seconds between steps; 0 = back to back
 
@@ -179,7 +175,7 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="few steps: a smoke run")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "step_latency.json")
     args = ap.parse_args()
-    torch.set_num_threads(1)
+    limit_threads(1)  # the live step runs on one core
     # Steps per block and blocks per (model, pace): paths alternate block by block.
     plan = {0.0: (400, 5), 0.010: (100, 5), 0.125: (16, 5)}
     if args.quick:

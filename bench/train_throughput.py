@@ -26,22 +26,17 @@ rates. Writes bench/results/train_throughput.json. About 2.5 minutes; --quick ~2
 
 from __future__ import annotations
 
+import argparse
+import json
 import os
+import sys
+import time
+from contextlib import nullcontext
+from pathlib import Path
 
-# One thread for every BLAS before numpy/torch load them; torch's threads are set per run.
-for _var in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-    os.environ.setdefault(_var, "1")
-
-import argparse  # noqa: E402
-import json  # noqa: E402
-import sys  # noqa: E402
-import time  # noqa: E402
-from contextlib import nullcontext  # noqa: E402
-from pathlib import Path  # noqa: E402
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-import torch.nn.functional as F  # noqa: E402
+import numpy as np
+import torch
+import torch.nn.functional as F
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
@@ -54,6 +49,7 @@ from livegen.batches import iterate_chunks, plan_streams  # noqa: E402
 from livegen.codecs import make_codec  # noqa: E402
 from livegen.config import load_config  # noqa: E402
 from livegen.model import LSTMModel, ModelConfig  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
 from livegen.train import chunk_loss  # noqa: E402
 
 RECIPE = ROOT / "configs" / "folk_melody.yaml"
@@ -197,6 +193,7 @@ def main() -> None:
         name = f"train_throughput{'_quick' if args.quick else ''}.json"
         args.out = ROOT / "bench" / "results" / name
     thread_counts = [int(t) for t in args.threads.split(",")]
+    limit_threads(1)  # BLAS and OpenMP at one thread; run_segment sets torch's per run
 
     load_start = os.getloadavg()
     t_start = time.perf_counter()

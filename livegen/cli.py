@@ -328,15 +328,14 @@ def _probability(text: str) -> float:
 
 # ---- commands -----------------------------------------------------------------------------------
 def cmd_generate(args: argparse.Namespace) -> int:
-    import torch
-
     from livegen import checkpoint
     from livegen.device import resolve_device
     from livegen.generate import continue_piece
     from livegen.midifile import read_midi, write_midi
+    from livegen.threads import limit_threads
 
     # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
-    torch.set_num_threads(1)
+    limit_threads(1)
     device = resolve_device(args.device)
     for out in (args.output, args.plot):  # fail before the work, not after it
         if out is not None and not out.parent.is_dir():
@@ -381,13 +380,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    import torch
-
     from livegen import checkpoint
     from livegen.device import resolve_device
     from livegen.steppers import make_stepper
+    from livegen.threads import limit_threads
 
-    torch.set_num_threads(1)
+    limit_threads(1)  # as on the live path: make_stepper may step the model to check int8
     loaded = checkpoint.load(checkpoint.resolve(args.checkpoint), device="cpu")
     device = resolve_device(args.device)
     stepper = make_stepper(loaded.model, device)

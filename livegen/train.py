@@ -27,6 +27,7 @@ from livegen.config import ConfigError, TrainConfig, load_config, to_dict
 from livegen.data import DataError, Split, load_pieces, transpose
 from livegen.device import DeviceError, resolve_device
 from livegen.model import LSTMModel, ModelConfig, State
+from livegen.threads import limit_threads
 
 
 # ---- data ----------------------------------------------------------------------------
@@ -187,7 +188,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
     main_proc = rank == 0
     if t_cfg.threads:
-        torch.set_num_threads(t_cfg.threads)
+        limit_threads(t_cfg.threads)
     torch.manual_seed(t_cfg.seed)
     if device.type == "cuda":
         torch.backends.cudnn.benchmark = True
