@@ -1,4 +1,8 @@
-"""Clocks: when each tick happens.
+"""Clocks: when each tick happens, behind one small protocol the engine's loop waits on.
+
+Both tick sources answer ``wait(n, between, stop)``: block until tick ``n`` is due, calling
+``between()`` about every millisecond meanwhile (the engine drains input there, so
+pass-through and MIDI clock messages act at once), and return a :class:`ClockEvent`.
 
 ``InternalClock`` keeps fixed deadlines ``anchor + (n - anchor_tick) * period``
 on ``time.perf_counter`` and sleeps then spins to each one, so lateness never
@@ -11,6 +15,7 @@ the tests run on a fake clock.
 
 from __future__ import annotations
 
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -21,6 +26,7 @@ import mido
 PPQN = 24  # MIDI clock pulses per quarter note
 SPIN = 0.001  # sleep until this long before a deadline, then spin
 SONGPOS_PULSES = 6  # a Song Position unit is a sixteenth note
+POLL = 0.001  # between() is called this often while a clock waits
 
 
 def tick_period(bpm: float, ticks_per_quarter: int) -> float:
@@ -94,6 +100,17 @@ class InternalClock:
         self._bpm = float(bpm)
         self._period = period
 
+    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
+        """Tick ``n`` of this grid is tick ``m`` of a grid of ``ticks_per_quarter`` (a switch).
+
+        The time of the boundary stays where it was, so the beat does not move.
+        """
+        at = self.deadline(n)
+        self.ticks_per_quarter = ticks_per_quarter
+        self._period = tick_period(self._bpm, ticks_per_quarter)
+        self._anchor_time, self._anchor_tick = at, m
+        self.last_tick = m - 1
+
     def deadline(self, n: int) -> float:
         """When tick ``n`` is due (perf_counter seconds)."""
         return self._anchor_time + (n - self._anchor_tick) * self._period
@@ -137,6 +154,7 @@ class ClockEvent:
     kind: str
     tick: int
     time: float
+    late: float = 0.0  # internal clock: seconds after the deadline the tick was reached
 
 
 class MidiClockFollower:
@@ -236,3 +254,155 @@ class ClockSender:
         if start:
             out.insert(0, (times[0], self.START))
         return out
+
+
+class InternalTicks:
+    """The internal tick source: :class:`InternalClock` deadlines, led MIDI clock pulses.
+
+    ``wait`` sleeps in slices of at most ``POLL`` (calling ``between`` each time), spins
+    the last half millisecond before the deadline or a pulse, so both leave on time, and
+    never waits for a tick more than a period overdue: when the machine stalled it jumps
+    to now and reports the ticks it skipped as late, rather than rush a burst out.
+    """
+
+    kind = "internal"
+
+    def __init__(
+        self,
+        clock: InternalClock,
+        send: Callable[[mido.Message], None] | None = None,
+    ) -> None:
+        self.clock = clock
+        self.latency = 0.0  # seconds: everything leaves this much before its deadline
+        self._send = send  # set when livegen leads with its own MIDI clock
+        self._sender = ClockSender(clock) if send is not None else None
+        self._pulses: deque[tuple[float, mido.Message]] = deque()
+        self._scheduled = -1  # the last tick whose pulses are queued
+
+    @property
+    def bpm(self) -> float:
+        return self.clock.bpm
+
+    @property
+    def period(self) -> float:
+        return self.clock.period
+
+    def start(self, n: int, at: float) -> None:
+        self.clock.start(at, tick=n)
+        if self._sender is not None:
+            self._pulses.append((at - self.latency, ClockSender.START))
+
+    def feed(self, stamp: float, msg: mido.Message) -> None:
+        """MIDI clock on the input means nothing to the internal clock."""
+
+    def stop(self) -> None:
+        """Stop to the followers when leading."""
+        if self._send is not None:
+            self._pulses.clear()
+            self._send(ClockSender.STOP)
+
+    def wait(self, n: int, between: Callable[[], None], stop: threading.Event) -> ClockEvent | None:
+        clock = self.clock
+        now, sleep = clock._now, clock._sleep
+        if self._sender is not None and self._scheduled < n:
+            for t, msg in self._sender.schedule(n):
+                self._pulses.append((t - self.latency, msg))
+            self._scheduled = n
+        target = clock.deadline(n) - self.latency
+        pulses = self._pulses
+        while not stop.is_set():
+            between()
+            t = now()
+            while pulses and pulses[0][0] <= t:
+                self._send(pulses.popleft()[1])
+            if t >= target:
+                break
+            nearest = min(target, pulses[0][0]) if pulses else target
+            left = nearest - t
+            if left > POLL + 0.0005:
+                sleep(POLL)
+            elif left > 0.0005:
+                sleep(left - 0.0005)
+            else:
+                while now() < nearest:  # spin, the GIL released now and then
+                    sleep(0)
+        else:
+            return None
+        late = now() - target
+        skipped = 0
+        if late > clock.period:
+            skipped = int(late // clock.period)
+            n += skipped
+            late -= skipped * clock.period
+        clock.last_tick = n
+        return ClockEvent("tick", n, target, late + skipped * clock.period)
+
+    def set_tempo(self, bpm: float) -> None:
+        self.clock.set_tempo(bpm)
+
+    def deadline(self, n: int) -> float:
+        return self.clock.deadline(n)
+
+    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
+        self.clock.regrid(n, m, ticks_per_quarter)
+        if self._sender is not None:
+            self._sender = ClockSender(self.clock)
+            self._pulses = deque(p for p in self._pulses if p[1] is not ClockSender.CLOCK)
+            self._scheduled = m - 1
+
+
+class MidiTicks:
+    """The tick source that follows a DAW's MIDI clock (fed from the input as it arrives).
+
+    ``wait`` returns at the next clock event: a tick (every ``24 / ticks_per_quarter``
+    pulses, numbered from the song position, so livegen's bar follows the DAW's after a
+    Song Position Pointer and Continue), or Start, Stop, Continue, a new position.
+    """
+
+    kind = "midi"
+
+    def __init__(self, ticks_per_quarter: int, bpm: float = 120.0, *, sleep=time.sleep) -> None:
+        self.follower = MidiClockFollower(ticks_per_quarter)
+        self._bpm = bpm
+        self._events: deque[ClockEvent] = deque()
+        self._sleep = sleep
+        self.latency = 0.0
+
+    @property
+    def bpm(self) -> float:
+        bpm = self.follower.bpm
+        if bpm is not None:
+            self._bpm = bpm
+        return self._bpm
+
+    @property
+    def period(self) -> float:
+        return tick_period(self.bpm, self.follower.ticks_per_quarter)
+
+    def start(self, n: int, at: float) -> None:
+        """The DAW decides where ticks fall."""
+
+    def stop(self) -> None:
+        """Nothing to tell: the DAW leads."""
+
+    def set_tempo(self, bpm: float) -> None:
+        """The DAW's tempo rules; a tempo control changes nothing."""
+
+    def feed(self, stamp: float, msg: mido.Message) -> None:
+        event = self.follower.feed(stamp, msg)
+        if event is not None:
+            self._events.append(event)
+
+    def wait(self, n: int, between: Callable[[], None], stop: threading.Event) -> ClockEvent | None:
+        events = self._events
+        while not stop.is_set():
+            between()
+            if events:
+                return events.popleft()
+            self._sleep(POLL)
+        return None
+
+    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
+        follower = self.follower
+        follower.ticks_per_quarter = ticks_per_quarter
+        follower.pulses_per_tick = pulses_per_tick(ticks_per_quarter)

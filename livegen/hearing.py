@@ -104,8 +104,9 @@ class Hearing:
             if self.sounding:
                 self._release_all(ons, offs)
                 released = "input overflowed (messages dropped)"
-        return Heard(Tick(tuple(sorted(offs)), tuple(sorted(ons.items()))), tuple(ccs), ignored,
-                     released)
+        return Heard(
+            Tick(tuple(sorted(offs)), tuple(sorted(ons.items()))), tuple(ccs), ignored, released
+        )
 
     def _release(self, p: int, ons: dict[int, int], offs: set[int]) -> None:
         self.held.discard(p)

@@ -122,6 +122,17 @@ class Modes:
         self.phase = Phase.ANSWERING
         return True
 
+    def retime(self, moved, ticks_per_bar: int) -> None:
+        """The ticks are renumbered (a model of another grid): ``moved(t)`` is tick t's number."""
+        if self.last_heard > -(10**9):
+            self.last_heard = moved(self.last_heard)
+        if self.call_start is not None:
+            self.call_start = moved(self.call_start)
+        scale = ticks_per_bar / self.ticks_per_bar
+        self.answer_len = round(self.answer_len * scale)
+        self.answer_left = round(self.answer_left * scale)
+        self.ticks_per_bar = ticks_per_bar
+
     # ---- the tick ------------------------------------------------------------------------
     def decide(self, n: int, struck: bool, sounding: bool, response_bars: float) -> Decision:
         """Tick ``n``: the musician ``struck`` a key in it, or keys are ``sounding``."""

@@ -74,6 +74,7 @@ class Player:
         self._fork_logits = torch.zeros(self.codec.vocab_size)
         self.heard_anything = False  # no logits before the first fed token
         self.plan: Plan | None = None
+        self.heard = EMPTY_TICK  # everything that sounded at the last tick stepped
         self.sounding: set[int] = set()  # pitches the Player struck that still sound
         self._pending_offs: tuple[int, ...] = ()
         self.ticks = 0
@@ -134,7 +135,8 @@ class Player:
         if self._pending_offs:
             planned = planned.merge(Tick(offs=self._pending_offs))
             self._pending_offs = ()
-        tokens = self.stream.listen(heard.merge(planned))
+        self.heard = heard = heard.merge(planned)  # what the state takes in at this tick
+        tokens = self.stream.listen(heard)
         if self.plan is not None and tuple(tokens) == self.plan.tokens:
             # What sounded is what was planned: the fork already holds this state.
             self.state, self.fork = self.fork, self.state

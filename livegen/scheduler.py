@@ -18,23 +18,26 @@ import mido
 from livegen.notes import Tick
 
 _OFF, _ON = 0, 1  # heap order within a tick: releases first, then strikes
+OWN, THRU = 1, 2  # who holds a key: livegen's own notes, the musician's pass-through
 
 
 class Scheduler:
-    """A heap of note events keyed by tick, and a refcounted book of sounding notes.
+    """A heap of note events keyed by tick, and a book of sounding notes and their holders.
 
-    The book counts note-ons per ``(channel, pitch)`` (livegen's notes and the
-    player's pass-through can hold the same key): a note-on for a sounding key
-    re-strikes it (note-off, then note-on) so nothing double-sounds, and the
-    note-off goes out when the last holder releases. Every note-on must be
-    matched by one note-off; ``all_off()`` ends whatever is left.
+    The book keeps, per ``(channel, pitch)``, who holds the key: livegen (``OWN``, the
+    scheduled notes) and the musician's pass-through (``THRU``) can hold the same one. A
+    note-on for a sounding key re-strikes it (note-off, then note-on) so nothing
+    double-sounds; the note-off goes out when the last holder releases. A holder that
+    strikes a key it already holds still holds it once: a count here would need two
+    note-offs for one re-struck note, and one would be left sounding. ``all_off()`` ends
+    whatever is left.
     """
 
     def __init__(self, send: Callable[[mido.Message], None]):
         self._send = send
         self._heap: list[tuple[int, int, int, int, int, int]] = []  # tick, kind, seq, ch, p, vel
         self._seq = 0  # keeps events of one tick and kind in the order given
-        self._book: dict[tuple[int, int], int] = {}  # (channel, pitch) -> holders
+        self._book: dict[tuple[int, int], int] = {}  # (channel, pitch) -> OWN | THRU
         self._unsure: set[tuple[int, int]] = set()  # note-off failed: may still sound
         self._lock = threading.RLock()  # all_off may come from another thread (Ctrl-C, UI)
         self.send_errors = 0
@@ -80,40 +83,41 @@ class Scheduler:
             while heap and heap[0][0] <= tick:
                 _, kind, _, channel, pitch, velocity = heapq.heappop(heap)
                 if kind == _ON:
-                    self._on(channel, pitch, velocity)
+                    self._on(channel, pitch, velocity, OWN)
                 else:
-                    self._off(channel, pitch)
+                    self._off(channel, pitch, OWN)
                 sent += 1
         return sent
 
-    def note_on_now(self, pitch: int, velocity: int, channel: int = 0) -> None:
+    def note_on_now(self, pitch: int, velocity: int, channel: int = 0, holder: int = THRU) -> None:
         """Send a note-on now through the book (the player's pass-through)."""
         _check(pitch, channel)
         with self._lock:
-            self._on(channel, pitch, min(127, max(1, int(velocity))))
+            self._on(channel, pitch, min(127, max(1, int(velocity))), holder)
 
-    def note_off_now(self, pitch: int, channel: int = 0) -> None:
+    def note_off_now(self, pitch: int, channel: int = 0, holder: int = THRU) -> None:
         _check(pitch, channel)
         with self._lock:
-            self._off(channel, pitch)
+            self._off(channel, pitch, holder)
 
-    def _on(self, channel: int, pitch: int, velocity: int) -> None:
+    def _on(self, channel: int, pitch: int, velocity: int, holder: int) -> None:
         key = (channel, pitch)
         holders = self._book.get(key, 0)
         if holders or key in self._unsure:
             self._emit("note_off", channel, pitch, 0)  # re-strike: release first
             self._unsure.discard(key)
-        self._book[key] = holders + 1
+        self._book[key] = holders | holder
         # Booked even if the send fails: all_off will still try to end it.
         self._emit("note_on", channel, pitch, velocity)
 
-    def _off(self, channel: int, pitch: int) -> None:
+    def _off(self, channel: int, pitch: int, holder: int) -> None:
         key = (channel, pitch)
         holders = self._book.get(key, 0)
-        if holders == 0:
-            return  # not sounding from here; a stray off changes nothing
-        if holders > 1:
-            self._book[key] = holders - 1
+        if not holders & holder:
+            return  # not sounding from this holder; a stray off changes nothing
+        holders &= ~holder
+        if holders:
+            self._book[key] = holders  # the other holder keeps it sounding
             return
         del self._book[key]
         if not self._emit("note_off", channel, pitch, 0):
@@ -150,6 +154,12 @@ class Scheduler:
         drop = {_ON if k == "note_on" else _OFF for k in kinds}
         with self._lock:
             self._heap = [e for e in self._heap if e[1] not in drop]
+            heapq.heapify(self._heap)
+
+    def retime(self, moved: Callable[[int], int]) -> None:
+        """Pending events move to tick ``moved(t)`` (the ticks were renumbered: a new grid)."""
+        with self._lock:
+            self._heap = [(moved(e[0]), *e[1:]) for e in self._heap]
             heapq.heapify(self._heap)
 
     def open_notes(self) -> list[tuple[int, int]]:

@@ -116,6 +116,15 @@ class PianoRoll:
         for key in [k for k in self._open if k[0] == source]:
             self._open.pop(key)[2] = at
 
+    def regrid(self, n: int, m: int, old_tpq: int, new_tpq: int) -> None:
+        """Tick ``n`` is now tick ``m`` of a grid of ``new_tpq`` (a model of another grid)."""
+        self._changed = True
+        self.horizon = self.horizon * new_tpq // old_tpq
+        for span in self._spans:
+            span[1] = m + (span[1] - n) * new_tpq // old_tpq
+            if span[2] is not None:
+                span[2] = m + (span[2] - n) * new_tpq // old_tpq
+
     def spans(self, n: int) -> tuple[NoteSpan, ...]:
         if self._changed:
             self._changed = False

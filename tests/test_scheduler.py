@@ -85,13 +85,25 @@ def test_restrike_sends_off_before_on_and_never_double_sounds():
     s.note_on(1, 60, 90)  # struck again while sounding
     s.send_due(1)
     assert out.brief() == [("note_on", 60), ("note_off", 60), ("note_on", 60)]
-    # Two holders: the first release keeps it sounding, the second ends it.
+    # One holder struck it twice: one release ends it (a count would leave it sounding).
     s.note_off(2, 60)
     s.send_due(2)
-    assert out.brief()[-1] == ("note_on", 60)
+    assert out.brief()[-1] == ("note_off", 60)
+    assert s.open_notes() == []
+
+
+def test_two_holders_of_one_key_the_last_release_ends_it():
+    out = Out()
+    s = Scheduler(out)
+    s.note_on(0, 60, 80)  # livegen's note
+    s.send_due(0)
+    s.note_on_now(60, 70)  # the musician's, through pass-through: re-struck
+    assert out.brief() == [("note_on", 60), ("note_off", 60), ("note_on", 60)]
+    s.note_off(1, 60)
+    s.send_due(1)
+    assert out.brief()[-1] == ("note_on", 60)  # the musician still holds it
     assert s.open_notes() == [(0, 60)]
-    s.note_off(3, 60)
-    s.send_due(3)
+    s.note_off_now(60)
     assert out.brief()[-1] == ("note_off", 60)
     assert s.open_notes() == []
 

@@ -1,0 +1,214 @@
+"""The session's history as notes, and switching the model live: load, warm, catch up.
+
+:class:`History` keeps what sounded in the last bars (yours and livegen's, exactly what the
+model's state took in) as notes timed in quarter notes, not as tokens, so a model of
+another codec or tick grid can be warmed on it. :func:`ticks_between` lays a stretch of it
+out on any grid.
+
+:class:`Switcher` owns one worker thread: it loads the requested model, builds its Player
+and warms it on the history, so no tick waits for any of that. The engine takes the
+prepared Player at the start of a tick (:meth:`Switcher.take`), catches it up on what
+sounded while it warmed (:func:`catch_up`), and hands it the session.
+"""
+
+from __future__ import annotations
+
+import math
+import queue
+import threading
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from livegen.notes import Tick
+
+WARM_BARS = 8  # a new model hears the session's last bars before it takes over
+_EPS = 1e-9
+
+
+class History:
+    """What sounded in the last ``horizon`` quarter notes, as notes; written by the tick thread.
+
+    ``record(n, tick)`` takes tick ``n`` of the session's current grid; the worker thread
+    reads a copy with :meth:`view`.
+    """
+
+    def __init__(self, ticks_per_quarter: int, horizon: float) -> None:
+        self.ticks_per_quarter = ticks_per_quarter
+        self.horizon = horizon
+        self.end = 0.0  # quarters: everything before this has been recorded
+        self._notes: deque[list] = deque()  # [pitch, start, end or None, velocity]
+        self._open: dict[int, list] = {}
+        self._lock = threading.Lock()
+
+    def record(self, n: int, tick: Tick) -> None:
+        tpq = self.ticks_per_quarter
+        at = n / tpq
+        with self._lock:
+            opened = self._open
+            for p in tick.offs:
+                note = opened.pop(p, None)
+                if note is not None:
+                    note[2] = at
+            for p, v in tick.ons:
+                note = opened.pop(p, None)
+                if note is not None:  # re-struck
+                    note[2] = at
+                note = [p, at, None, v]
+                opened[p] = note
+                self._notes.append(note)
+            self.end = (n + 1) / tpq
+            notes, start = self._notes, self.end - self.horizon
+            while notes and notes[0][2] is not None and notes[0][2] < start:
+                notes.popleft()
+
+    def regrid(self, ticks_per_quarter: int) -> None:
+        """The session's ticks are now this long (notes are timed in quarters: nothing moves)."""
+        with self._lock:
+            self.ticks_per_quarter = ticks_per_quarter
+
+    def view(self) -> tuple[list[tuple[int, float, float | None, int]], float]:
+        """A copy of the notes and the time recorded up to."""
+        with self._lock:
+            return [tuple(n) for n in self._notes], self.end
+
+
+def ticks_between(notes, a: float, b: float, tpq: int, *, sounding_at_a: bool) -> list[Tick]:
+    """The ticks of grid ``tpq`` from time ``a`` to ``b`` (quarters, on that grid's lines).
+
+    A note strikes at the first tick at or after its start and ends at the first at or after
+    its end (at least one tick later). ``sounding_at_a``: notes struck before ``a`` and still
+    sounding are struck at ``a`` (the first stretch a model hears); otherwise the model heard
+    them strike already, and only their releases are in this stretch.
+    """
+    ka, kb = _tick(a, tpq), _tick(b, tpq)
+    offs: list[set[int]] = [set() for _ in range(max(0, kb - ka))]
+    ons: list[dict[int, int]] = [{} for _ in range(max(0, kb - ka))]
+    for pitch, start, end, velocity in notes:
+        ks = _tick(start, tpq)
+        ke = None if end is None else max(_tick(end, tpq), ks + 1)
+        if ks < ka:
+            if not sounding_at_a or (ke is not None and ke <= ka):
+                if ke is not None and ka <= ke < kb:
+                    offs[ke - ka].add(pitch)
+                continue
+            ks = ka
+        if ks >= kb:
+            continue
+        ons[ks - ka][pitch] = velocity
+        if ke is not None and ke < kb:
+            offs[ke - ka].add(pitch)
+    return [
+        Tick(tuple(sorted(f)), tuple(sorted(o.items()))) for f, o in zip(offs, ons, strict=True)
+    ]
+
+
+def _tick(t: float, tpq: int) -> int:
+    return math.ceil(t * tpq - _EPS)
+
+
+def on_grid(t: float, tpq: int) -> float:
+    """The latest line of grid ``tpq`` at or before ``t``."""
+    return math.floor(t * tpq + _EPS) / tpq
+
+
+def warm(player: Any, ticks: list[Tick]) -> None:
+    """Step ``player`` over ``ticks`` as heard, planning nothing."""
+    with torch.inference_mode():
+        for tick in ticks:
+            player.step(tick, play=False)
+
+
+@dataclass
+class Prepared:
+    """A model loaded and warmed by the worker: it has heard the session up to ``upto``."""
+
+    loaded: Any
+    player: Any
+    upto: float  # quarters
+
+
+def catch_up(prepared: Prepared, history: History, now: float) -> None:
+    """Step the prepared Player over what sounded from ``prepared.upto`` until ``now``."""
+    notes, _ = history.view()
+    tpq = prepared.loaded.codec.ticks_per_quarter
+    warm(prepared.player, ticks_between(notes, prepared.upto, now, tpq, sounding_at_a=False))
+    prepared.upto = now
+
+
+class Switcher:
+    """One worker thread that loads and warms the models asked for, one at a time.
+
+    ``build(loaded)`` makes a Player for a loaded checkpoint; ``loader(name)`` loads one by
+    name or path. The engine calls :meth:`request` when a switch is asked for and
+    :meth:`take` at the start of every tick.
+    """
+
+    def __init__(
+        self,
+        history: History,
+        build: Callable[[Any], Any],
+        loader: Callable[[str], Any] | None = None,
+    ) -> None:
+        self.history = history
+        self.build = build
+        self.loader = loader
+        self._asked: queue.Queue[Any] = queue.Queue()
+        self._ready: deque[Prepared | str] = deque()
+        self._thread: threading.Thread | None = None
+
+    def request(self, target: Any) -> None:
+        self._asked.put(target)
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._work, name="livegen-switch", daemon=True)
+            self._thread.start()
+
+    def take(self) -> Prepared | str | None:
+        """A warmed model, a notice (why a switch failed), or None."""
+        return self._ready.popleft() if self._ready else None
+
+    def put_back(self, prepared: Prepared) -> None:
+        """Not this tick (a grid change waits for a common tick line)."""
+        self._ready.appendleft(prepared)
+
+    def close(self) -> None:
+        if self._thread is not None:
+            self._asked.put(None)
+
+    def _work(self) -> None:
+        from livegen.threads import limit_threads
+
+        limit_threads(1)
+        while (target := self._asked.get()) is not None:
+            self.work_on(target)
+
+    def work_on(self, target: Any) -> None:
+        """Prepare ``target`` for :meth:`take` (the worker's loop body; tests call it)."""
+        try:
+            self._ready.append(self.prepare(target))
+        except Exception as err:  # a bad model is a notice; the session goes on
+            self._ready.append(f"cannot switch model: {_one_line(err)}")
+
+    def prepare(self, target: Any) -> Prepared:
+        """Load (a name or path), build and warm: the worker's job, callable directly."""
+        if isinstance(target, str):
+            if self.loader is None:
+                raise ValueError("this engine cannot load models by name")
+            loaded = self.loader(target)
+        else:
+            loaded = target
+        player = self.build(loaded)
+        tpq = loaded.codec.ticks_per_quarter
+        notes, end = self.history.view()
+        upto = on_grid(end, tpq)  # the catch-up starts on a line of the new grid
+        start = on_grid(max(0.0, end - self.history.horizon), tpq)
+        warm(player, ticks_between(notes, start, upto, tpq, sounding_at_a=True))
+        return Prepared(loaded, player, upto)
+
+
+def _one_line(err: BaseException) -> str:
+    text = str(err).strip().splitlines()
+    return text[0] if text else type(err).__name__
