@@ -1,8 +1,11 @@
 """Setting up a live session (model, primer, ports, JACK) and running it headless.
 
-Both ``livegen run`` and the panel build their session here, so they open the same
-ports the same way. Every failure a user can cause (a missing checkpoint, no MIDI
-backend, a port in use) raises an error with one line that says what to do.
+The engine's process (:mod:`livegen.server`) opens every session here, for ``livegen run``
+and the panel alike, so they open the same ports the same way. Every failure a user can
+cause (a missing checkpoint, no MIDI backend, a port in use) raises an error with one line
+that says what to do. :func:`run_headless` is ``livegen run``'s side: a client of that
+process (:class:`livegen.client.EngineClient`) that prints a status line; it imports
+neither torch nor the engine.
 """
 
 from __future__ import annotations
@@ -12,12 +15,16 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TextIO
+from typing import TYPE_CHECKING, Any, TextIO
 
-from livegen import checkpoint
-from livegen.engine import Engine, Snapshot
 from livegen.live_config import LiveConfig
 from livegen.paths import default_primer
+
+if TYPE_CHECKING:
+    from livegen import checkpoint
+    from livegen.client import EngineClient
+    from livegen.engine import Engine
+    from livegen.snapshot import Snapshot
 
 
 @dataclass
@@ -42,6 +49,8 @@ class Session:
 
 
 def load_model(name_or_path: str) -> checkpoint.Loaded:
+    from livegen import checkpoint
+
     return checkpoint.load(checkpoint.resolve(name_or_path), device="cpu")
 
 
@@ -60,6 +69,7 @@ def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
     JACK server, like CI's), start ``jackd -d dummy`` privately and open the ports on it.
     """
     from livegen import jack
+    from livegen.engine import Engine
     from livegen.midi_io import PortError, open_ports, resolve_backend
 
     loaded = load_model(cfg.checkpoint)
@@ -107,29 +117,30 @@ def status_line(s: Snapshot) -> str:
 
 
 def run_headless(
-    session: Session, *, duration: float | None = None, out: TextIO = sys.stdout
+    engine: EngineClient, *, duration: float | None = None, out: TextIO = sys.stdout
 ) -> int:
     """Run until Ctrl-C, SIGTERM, ``duration`` seconds or a fatal error; 0 or 1.
 
-    On a terminal the status line is redrawn in place; otherwise (a log, a test) a line is
-    printed when the phase changes and notices are printed as they come.
+    ``engine`` is the engine's process, already open; it is closed here (every note off)
+    however this ends. On a terminal the status line is redrawn in place; otherwise (a log,
+    a test) a line is printed when the phase changes and notices are printed as they come.
     """
-    engine = session.engine
     tty = out.isatty()
     # Both explicitly: a shell starts background jobs with SIGINT ignored, and Python then
-    # leaves it ignored, so Ctrl-C (or kill -INT) would not end the session.
+    # leaves it ignored, so Ctrl-C (or kill -INT) would not end the session. The engine's
+    # process ignores SIGINT: what Ctrl-C means is decided here.
     previous = signal.signal(signal.SIGTERM, _raise_interrupt)
     previous_int = signal.signal(signal.SIGINT, _raise_interrupt)
     try:
-        for notice in session.notices:
+        hello = engine.hello
+        for notice in hello.notices:
             print(notice, file=out, flush=True)
-        ports = session.ports
-        info = getattr(ports, "info", None)
+        info = hello.ports
         if info is not None:
             shown_in, shown_out = info.in_full or info.in_name, info.out_full or info.out_name
             print(f"listening on {shown_in!r}, playing on {shown_out!r}", file=out, flush=True)
         print(
-            f"model {engine.loaded.path.stem} ({engine.loaded.codec.describe()}), "
+            f"model {Path(hello.model_path).stem} ({hello.codec}), "
             f"step path {engine.snapshot().step_path}; Ctrl-C stops with all notes off",
             file=out,
             flush=True,
@@ -157,7 +168,7 @@ def run_headless(
     finally:
         signal.signal(signal.SIGTERM, previous)
         signal.signal(signal.SIGINT, previous_int)
-        session.close()
+        engine.close()
     s = engine.snapshot()
     if tty:
         print(file=out)
@@ -174,5 +185,5 @@ def run_headless(
     return 0
 
 
-def _raise_interrupt(signum, frame) -> None:
+def _raise_interrupt(signum: int, frame: Any) -> None:
     raise KeyboardInterrupt
