@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from livegen.controls import Action, Do, SwitchModel
 from livegen.jack import start_dummy_jack
 from livegen.live import open_session
 from livegen.live_config import LiveConfig
@@ -284,7 +285,7 @@ def test_switch_and_panic_mid_answer_leave_nothing_sounding(
         quiet = sched.next_tick() is None or sched.next_tick() > n
         if panic_armed.is_set() and not panicked and sched.open_notes() and quiet:
             panicked.append((n, sched.open_notes()))
-            engine.panic()
+            engine.submit(Do(Action.PANIC))
 
     log = TickLog(engine, before)
     engine.start()
@@ -295,7 +296,7 @@ def test_switch_and_panic_mid_answer_leave_nothing_sounding(
         return snap.phase == "answering" and snap.open_notes
 
     wait_for(answering_and_sounding, 10, "the answer to sound")
-    engine.switch_model(target)
+    engine.submit(SwitchModel(target))
     wait_for(lambda: engine.snapshot().model == target_name, 8, f"the switch to {target_name}")
     time.sleep(3 * P)
     assert engine.snapshot().phase == "answering", engine.snapshot().notices
