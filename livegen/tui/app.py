@@ -1,9 +1,11 @@
-"""The Textual control panel: runs a live session and controls it from the keyboard.
+"""The Textual control panel: controls a live session from the keyboard.
 
-The engine is its own thread (started on mount, closed on unmount, which ends every
-note); the panel never touches its internals. It reads ``engine.snapshot()`` a few times
-a second and changes the session only through the engine's setters, which act at the
-next tick, so a slow redraw can never delay one.
+The engine runs in a process of its own (:mod:`livegen.server`); the panel holds a client
+of it (:class:`livegen.client.EngineClient`, or a fake in the tests), started on mount and
+closed on unmount, which ends every note. It reads ``engine.snapshot()`` a few times a
+second and changes the session only by submitting commands (:mod:`livegen.controls`),
+which act at the next tick. The two share no interpreter, so no redraw, no model
+description and no bug here can delay a tick.
 
 Build it with :func:`livegen.tui.launch.make_app` (the CLI and the tests both do), which
 opens the session; :func:`livegen.tui.launch.run_panel` runs it and closes the session
@@ -25,9 +27,10 @@ from textual.containers import Horizontal, Vertical
 from textual.message import Message
 from textual.widgets import DataTable, Footer, Header, Input, Label
 
-from livegen.engine import Snapshot
-from livegen.live import Session
-from livegen.live_config import MODES
+from livegen.controls import LIMITS, Action, Control, Do, Set, SwitchModel
+from livegen.errors import LivegenError
+from livegen.modes import Mode
+from livegen.snapshot import Snapshot
 from livegen.tui import keys
 from livegen.tui.models import Catalog, ModelEntry
 from livegen.tui.state import model_reference, save_state
@@ -54,7 +57,11 @@ class ModelDescribed(Message):
 
 
 class LivegenApp(App[int]):
-    """The panel around one :class:`~livegen.live.Session`; build it with ``launch.make_app``."""
+    """The panel around one engine client; build it with ``launch.make_app``.
+
+    ``engine`` has the surface of :class:`livegen.client.EngineClient`: ``submit``,
+    ``snapshot``, ``start``, ``close``, ``running``, ``error`` and ``hello``.
+    """
 
     CSS_PATH = "livegen.tcss"
     TITLE = "livegen"
@@ -66,7 +73,7 @@ class LivegenApp(App[int]):
 
     def __init__(
         self,
-        session: Session,
+        engine: Any,
         catalog: Catalog,
         *,
         settings_path: Path,
@@ -76,19 +83,18 @@ class LivegenApp(App[int]):
         poll: float = POLL,
     ) -> None:
         super().__init__()
-        self.session = session
-        self.engine = session.engine
+        self.engine = engine
         self.catalog = catalog
         self.settings_path = settings_path
         self.start_engine = start_engine
         self.read_snapshot = snapshot_source or self.engine.snapshot
         self.poll_every = poll
-        self.startup_notices = [*(notices or []), *session.notices]
+        self.startup_notices = [*(notices or []), *engine.hello.notices]
         self.notices: list[str] = []  # everything shown on the notice line, in order
         self.snap = self.read_snapshot()
         self._seen_notices = self.snap.notice_count
         self._error_shown = False
-        self._wanted: dict[str, tuple[Any, int]] = {}  # asked for, not yet in a snapshot
+        self._wanted: dict[str, tuple[Any, int]] = {}  # asked for (value, seq), not yet applied
         self._session_closed = False
         self._signals: list[int] = []
         self.save_error: str | None = None  # the remembered settings could not be written
@@ -122,9 +128,10 @@ class LivegenApp(App[int]):
         yield Footer()
 
     def _ports_lines(self) -> list[str]:
-        info = getattr(self.session.ports, "info", None)
+        hello = self.engine.hello
+        info = hello.ports
         if info is None:
-            return [f"ports  {self.snap.ports or self.session.ports!r}"]
+            return [f"ports  {self.snap.ports or hello.ports_text}"]
         how = "virtual" if info.virtual else "named"
         where = BACKENDS.get(info.backend, info.backend)
         if info.jack_server:
@@ -145,8 +152,7 @@ class LivegenApp(App[int]):
         if not self.is_headless:
             self._catch_signals()
         if self.start_engine and not self.engine.running:
-            # After the first screen is drawn, the heaviest redraw of the session.
-            self.call_after_refresh(self.engine.start)
+            self.engine.start()
         for notice in self.startup_notices:
             self.say(notice)
         self.refresh_panel(force=True)
@@ -170,7 +176,7 @@ class LivegenApp(App[int]):
             return
         self._session_closed = True
         try:
-            self.session.close()
+            self.engine.close()
         finally:
             with contextlib.suppress(Exception):
                 loop = asyncio.get_running_loop()
@@ -187,8 +193,7 @@ class LivegenApp(App[int]):
     def _remember(self) -> None:
         snap = self.engine.snapshot()
         entry = self.catalog.find(snap.model)
-        loaded = getattr(self.engine, "loaded", None)
-        target = entry.target if entry else str(getattr(loaded, "path", snap.model))
+        target = entry.target if entry else self.engine.hello.model_path
         notice = save_state(
             self.settings_path,
             {
@@ -252,73 +257,92 @@ class LivegenApp(App[int]):
 
     # ---- controls -------------------------------------------------------------------------
     def _current(self, key: str) -> Any:
-        """A control's value: the last asked for until a tick has applied it, else the engine's."""
+        """A control's value: the last asked for until the engine applied it, else its own."""
         snap = self.read_snapshot()
         wanted = self._wanted.get(key)
-        if wanted is not None and snap.tick <= wanted[1]:
+        if wanted is not None and snap.applied < wanted[1]:
             return wanted[0]
         return getattr(snap, key)
 
-    def _ask(self, key: str, value: Any, setter: Callable[[Any], None]) -> bool:
-        """Call an engine setter; a refused value is a notice. Acts at the next tick."""
+    def _submit(self, make: Callable[[], Any]) -> int | None:
+        """Build a command and submit it; a refused value is a notice. Acts at the next tick."""
         try:
-            setter(value)
-        except ValueError as err:
+            return self.engine.submit(make())
+        except (ValueError, LivegenError) as err:  # a bad value, or the engine is gone
+            self.say(str(err), warning=True)
+            return None
+
+    def _set(self, control: Control, value: Any) -> bool:
+        try:
+            command = Set(control, value)
+        except ValueError as err:  # out of LIMITS, not a key...: one line
             self.say(str(err), warning=True)
             return False
-        self._wanted[key] = (value, self.read_snapshot().tick)
+        seq = self._submit(lambda: command)
+        if seq is None:
+            return False
+        self._wanted[control.value] = (command.value, seq)
         return True
 
+    def _do(self, action: Action) -> bool:
+        return self._submit(lambda: Do(action)) is not None
+
     def action_temperature(self, delta: float) -> None:
-        value = round(min(2.5, max(0.0, self._current("temperature") + delta)), 2)
-        self._ask("temperature", value, self.engine.set_temperature)
+        limit = LIMITS[Control.TEMPERATURE]
+        self._set(Control.TEMPERATURE, round(limit.clamp(self._current("temperature") + delta), 2))
 
     def action_tempo(self, delta: float) -> None:
         if self.snap.clock == "midi":
             self.say("the tempo follows the DAW's MIDI clock", warning=True)
             return
-        value = min(400.0, max(20.0, round(self._current("bpm") + delta, 1)))
-        self._ask("bpm", value, self.engine.set_tempo)
+        limit = LIMITS[Control.BPM]
+        self._set(Control.BPM, limit.clamp(round(self._current("bpm") + delta, 1)))
 
     def action_cycle_mode(self) -> None:
-        mode = MODES[(MODES.index(self._current("mode")) + 1) % len(MODES)]
-        if self._ask("mode", mode, self.engine.set_mode):
-            self.say(f"mode: {mode}", toast=False)
+        mode = Mode(self._current("mode")).next()
+        if self._set(Control.MODE, mode):
+            self.say(f"mode: {mode.value}", toast=False)
 
     def action_response(self, delta: float) -> None:
-        value = min(64.0, max(0.0, float(int(self._current("response_bars")) + delta)))
-        self._ask("response_bars", value, self.engine.set_response_bars)
+        limit = LIMITS[Control.RESPONSE_BARS]
+        self._set(
+            Control.RESPONSE_BARS, limit.clamp(float(int(self._current("response_bars")) + delta))
+        )
 
     def action_channel(self, delta: int) -> None:
-        self._ask("channel", (self._current("channel") + delta) % 16, self.engine.set_channel)
+        channels = int(LIMITS[Control.CHANNEL].high) + 1  # wraps from 1 to 16 and back
+        self._set(Control.CHANNEL, (self._current("channel") + delta) % channels)
 
     def action_passthrough(self) -> None:
         on = not self._current("passthrough")
-        if self._ask("passthrough", on, self.engine.set_passthrough):
+        if self._set(Control.PASSTHROUGH, on):
             self.say(f"pass-through {'on' if on else 'off'}", toast=False)
 
     def action_toggle(self) -> None:
-        if self._current("playing"):
-            self._ask("playing", False, lambda _: self.engine.stop())
+        playing = self._current("playing")
+        seq = self._submit(lambda: Do(Action.STOP if playing else Action.PLAY))
+        if seq is None:
+            return
+        self._wanted["playing"] = (not playing, seq)
+        if playing:
             self.say("stopped: livegen's notes end; listening goes on (space starts)", toast=False)
         else:
-            self._ask("playing", True, lambda _: self.engine.play())
             self.say("started", toast=False)
 
     def action_panic(self) -> None:
-        self.engine.panic()
+        self._do(Action.PANIC)
 
     def action_reset(self) -> None:
-        self.engine.reset()
+        self._do(Action.RESET)
 
     def action_regenerate(self) -> None:
-        self.engine.regenerate()
+        self._do(Action.REGENERATE)
 
     def action_end_call(self) -> None:
         if self.snap.mode != "continue":
             self.say("end of call is for continue mode", warning=True)
             return
-        self.engine.end_call()
+        self._do(Action.END_CALL)
 
     def action_help(self) -> None:
         if not isinstance(self.screen, keys.HelpScreen):
@@ -339,11 +363,8 @@ class LivegenApp(App[int]):
             except ValueError:
                 self.say(f"temperature must be a number, not {text!r}", warning=True)
                 return
-            if not 0 <= value <= 10:
-                self.say(f"temperature must be in 0..10, not {text}", warning=True)
-                return
-            self._ask("temperature", value, self.engine.set_temperature)
-        elif event.input.id == "key" and self._ask("key", text or None, self.engine.set_key):
+            self._set(Control.TEMPERATURE, value)  # out of LIMITS: a notice
+        elif event.input.id == "key" and self._set(Control.KEY, text or None):
             self.say(f"key lock: {text}" if text else "key lock off", toast=False)
         self.models.focus()
 
@@ -362,6 +383,7 @@ class LivegenApp(App[int]):
         if info is not None and info.error:
             self.say(f"cannot switch model: {info.error}", warning=True)
             return
-        self.engine.switch_model(entry.target)
+        if self._submit(lambda: SwitchModel(entry.target)) is None:
+            return
         table.mark(self.snap.model, entry.name)
         self.say(f"switching to {entry.name}: warming it on the last bars…")

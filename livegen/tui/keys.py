@@ -18,8 +18,11 @@ from textual.containers import VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Static
 
-TEMPERATURE_STEP = 0.05
-TEMPO_STEP = 1.0
+from livegen import controls
+
+# What +/- move by, from the one table of limits (which also clamps them).
+TEMPERATURE_STEP = controls.LIMITS[controls.Control.TEMPERATURE].step
+TEMPO_STEP = controls.LIMITS[controls.Control.BPM].step
 
 
 @dataclass(frozen=True)

@@ -1,31 +1,28 @@
 """Opening the session and running the panel: the one way ``livegen`` and the tests build it.
 
-:func:`make_app` takes a function that opens the session (real ports, or fakes in the
-tests) and hands it the settings remembered from the last run; :func:`run_panel` runs the
-app and closes the session, every note off, however the panel ends.
+:func:`make_app` takes a function that opens the session and returns a client of its engine
+(:meth:`livegen.client.EngineClient.open`: the engine in a process of its own; a fake in
+the tests) and hands it the settings remembered from the last run; :func:`run_panel` runs
+the app and closes the session, every note off, however the panel ends.
 """
 
 from __future__ import annotations
 
 import sys
-import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from livegen.engine import Snapshot
-from livegen.live import Session
+from livegen.snapshot import Snapshot
 from livegen.tui.app import POLL, LivegenApp
 from livegen.tui.models import Catalog, find_models
 from livegen.tui.state import load_state, state_path
 
-DESCRIBE_BUDGET = 1.0  # seconds of model describing before the engine starts (see below)
-
-SessionFactory = Callable[[dict[str, Any]], Session]
+EngineFactory = Callable[[dict[str, Any]], Any]  # remembered settings -> an engine client
 
 
 def make_app(
-    session_factory: SessionFactory,
+    engine_factory: EngineFactory,
     *,
     settings_path: Path | None = None,
     catalog: Catalog | None = None,
@@ -35,7 +32,8 @@ def make_app(
 ) -> LivegenApp:
     """Open the session and build the panel around it.
 
-    ``session_factory(remembered)`` opens the session; ``remembered`` holds the settings
+    ``engine_factory(remembered)`` opens the session and returns a client of its engine
+    (not started); ``remembered`` holds the settings
     kept from the last run (checkpoint, temperature, mode) for it to use under the command
     line's. If the remembered model cannot be loaded any more, the session is opened again
     without it, and the panel says so. Errors opening the session propagate (the CLI turns
@@ -52,19 +50,20 @@ def make_app(
     remembered, notice = load_state(path)
     notices = [notice] if notice else []
     try:
-        session = session_factory(dict(remembered))
+        engine = engine_factory(dict(remembered))
     except CheckpointError as err:
         if "checkpoint" not in remembered:
             raise
         gone = remembered.pop("checkpoint")
-        session = session_factory(dict(remembered))
+        engine = engine_factory(dict(remembered))
         notices.append(f"the last model, {gone}, cannot be loaded ({err}); using the default")
     try:
         if catalog is None:
-            catalog = find_models([str(session.engine.loaded.path)])
-        _describe_first(catalog, session.engine.snapshot().model)
+            catalog = find_models([engine.hello.model_path])
+        # The models are described in the panel's background (its own process: the
+        # torch.load of each no longer holds the engine's GIL).
         return LivegenApp(
-            session,
+            engine,
             catalog,
             settings_path=path,
             notices=notices,
@@ -73,21 +72,8 @@ def make_app(
             poll=poll,
         )
     except BaseException:
-        session.close()
+        engine.close()
         raise
-
-
-def _describe_first(catalog: Catalog, current: str, budget: float = DESCRIBE_BUDGET) -> None:
-    """Describe the models before the engine ticks, for up to ``budget`` seconds.
-
-    Loading a checkpoint holds the GIL for tens of milliseconds (torch.load), enough to
-    make ticks late if the engine were running; the rest are described in the background.
-    """
-    deadline = time.monotonic() + budget
-    for entry in sorted(catalog.entries, key=lambda e: e.name != current):
-        if time.monotonic() > deadline:
-            return
-        catalog.describe(entry)
 
 
 def run_panel(app: LivegenApp) -> int:

@@ -1,4 +1,4 @@
-"""The panel's widgets. Each draws from one :class:`~livegen.engine.Snapshot` and holds no
+"""The panel's widgets. Each draws from one :class:`~livegen.snapshot.Snapshot` and holds no
 engine reference: the app hands them the latest snapshot a few times a second.
 
 The piano roll is a text grid of half blocks: each cell shows two pitches (upper and lower
@@ -15,7 +15,7 @@ from rich.text import Text
 from textual.widget import Widget
 from textual.widgets import DataTable, Static
 
-from livegen.engine import NoteSpan, Snapshot
+from livegen.snapshot import NoteSpan, Snapshot
 from livegen.tui.models import Catalog, ModelEntry, ModelInfo
 
 PLAYER = "#5fafff"  # the musician's notes ("in")

@@ -1,4 +1,4 @@
-"""Fixtures for the panel's tests (helpers in tests/tui/helpers.py)."""
+"""Fixtures for the panel's tests (the fake engine client is in tests/tui/helpers.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import pytest
 
 from livegen.tui.app import LivegenApp
 from livegen.tui.launch import make_app
-from tests.tui.helpers import fake_session, tiny_catalog
+from tests.tui.helpers import FakeEngineClient, tiny_catalog
 
 
 @pytest.fixture(autouse=True)
@@ -22,12 +22,12 @@ def config_dir(tmp_path, monkeypatch) -> Path:
 
 @pytest.fixture
 def panel() -> Callable[..., LivegenApp]:
-    """``panel(**LiveConfig fields)``: the app on a fake session; every session is closed."""
+    """``panel(**LiveConfig fields)``: the app on a fake engine client; every one is closed."""
     apps: list[LivegenApp] = []
 
     def make(**cfg) -> LivegenApp:
         app = make_app(
-            lambda remembered: fake_session(**{**remembered, **cfg}), catalog=tiny_catalog()
+            lambda remembered: FakeEngineClient(**{**remembered, **cfg}), catalog=tiny_catalog()
         )
         apps.append(app)
         return app

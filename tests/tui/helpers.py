@@ -1,27 +1,32 @@
-"""Helpers for the panel's tests: sessions on fake ports with tiny models, a fixed model list,
-and waiting for the engine from a pilot.
+"""Helpers for the panel's tests: a fake engine client, a fixed model list, ticking from a pilot.
 
-The engine in these sessions is the real one (its own thread, the internal clock at a fast
-tempo); only the ports are fakes (tests/fakes.py).
+The panel is a client of an engine in another process (livegen/client.py). Its tests do not
+start one: :class:`FakeEngineClient` has the client's surface (``submit``, ``snapshot``,
+``start``, ``close``, ``wait``, ``running``, ``error``, ``hello``) and applies the commands
+it was sent when the test makes it tick, the way the engine applies them at its next tick.
+The real engine behind the real client is tested in tests/integration (test_panel.py,
+test_boundary.py).
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
+import itertools
 import time
+from typing import Any
 
-from livegen.checkpoint import CheckpointError, Loaded
-from livegen.engine import Engine
-from livegen.live import Session
+from livegen.checkpoint import CheckpointError
+from livegen.controls import Action, Control, Do, Learn, Set, SwitchModel
+from livegen.errors import EngineError
 from livegen.live_config import LiveConfig
+from livegen.modes import Mode
+from livegen.server import Hello
+from livegen.snapshot import Snapshot
 from livegen.tui.models import Catalog, ModelEntry, ModelInfo
-from tests.fakes import FakePorts
-from tests.test_engine import loaded
 
-FAST = 400.0  # BPM: a tick every 37.5 ms, so the tests wait little for the next one
-
-# The fixed model list (target -> name, origin, info): two tiny melody models, a tiny
-# performance one (another tick rate: it cannot be switched in) and an unreadable file.
+# The fixed model list (target -> name, origin, info): two melody models, a performance one
+# (another tick rate: it cannot be switched in) and an unreadable file.
 MODELS = {
     "tiny_a": ("tiny_a_melody", "shipped", ModelInfo("melody", 4, 9_452, 41_233, 2.314, 0.3125)),
     "tiny_b": ("tiny_b_melody", "user", ModelInfo("melody", 4, 9_452, 41_233, 2.207, 0.335)),
@@ -32,32 +37,11 @@ MODELS = {
     ),
     "broken": ("broken", "file", ModelInfo(error="broken.pt: not a PyTorch file, or corrupt")),
 }
-
-
-class Ports(FakePorts):
-    """FakePorts that a Session can close."""
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.closed = False
-
-    def close(self) -> None:
-        self.closed = True
-
-
-def load_tiny(target: str) -> Loaded:
-    """The engine's loader for the fixed model list (tiny untrained models)."""
-    if target == "tiny_a":
-        return loaded("melody", seed=0, name="tiny_a")
-    if target == "tiny_b":
-        return loaded("melody", seed=1, name="tiny_b")
-    if target == "tiny_perf":
-        return loaded("performance", seed=0, name="tiny")
-    raise CheckpointError(f"{target}.pt: not a PyTorch file, or truncated or corrupt")
+LOST = "MIDI port lost: livegen out disappeared mid-session (notes were ended where possible)"
 
 
 def tiny_catalog() -> Catalog:
-    """The fixed model list, already described (as ``make_app`` does before the engine starts)."""
+    """The fixed model list, already described."""
     entries = [ModelEntry(name, target, origin) for target, (name, origin, _) in MODELS.items()]
     catalog = Catalog(entries, describe=lambda target: MODELS[target][2])
     for entry in entries:
@@ -65,19 +49,150 @@ def tiny_catalog() -> Catalog:
     return catalog
 
 
-def fake_session(**cfg) -> Session:
-    settings = {
-        "bpm": FAST,
-        "seed": 1,
-        "realtime": False,
-        "silence_ticks": 4,
-        "response_bars": 1,
-        **cfg,
-    }
-    checkpoint = settings.pop("checkpoint", "tiny_a")
-    ports = Ports()
-    engine = Engine(load_tiny(checkpoint), ports, LiveConfig(**settings), loader=load_tiny)
-    return Session(engine, ports)
+class FakeEngineClient:
+    """A fake of :class:`livegen.client.EngineClient`: no process, no model, no ports.
+
+    ``submit`` checks and queues a command and returns its sequence number; :meth:`tick`
+    applies the queued commands and advances the tick, as the engine does at the start of a
+    tick; ``snapshot()`` is what a real client would have been pushed. :meth:`lose_port`
+    and :meth:`die` play the two ways a session fails: the engine loop stops with an error
+    (its process lives on), or the engine's process is gone.
+    """
+
+    def __init__(self, ports: Any = None, **cfg: Any) -> None:
+        target = cfg.pop("checkpoint", "tiny_a")
+        if target not in MODELS or target == "broken":
+            raise CheckpointError(f"{target}.pt: not a PyTorch file, or truncated or corrupt")
+        c = LiveConfig(**{"response_bars": 1, **cfg})
+        self.hello = Hello(
+            pid=0,
+            model_path=f"/models/{target}.pt",
+            codec="melody(ticks_per_quarter=4, low=48, high=84)",
+            ports=ports,
+            ports_text="FakePorts()",
+            notices=(),
+        )
+        self._snap = Snapshot(
+            model=MODELS[target][0],
+            codec="melody",
+            step_path="fake",
+            mode=c.mode,
+            phase="listening",
+            bpm=c.bpm,
+            temperature=c.temperature,
+            response_bars=c.response_bars,
+            channel=c.channel,
+            key=c.key,
+            passthrough=c.passthrough,
+        )
+        self.commands: list[Any] = []  # every command submitted, in order
+        self._pending: list[tuple[int, Any]] = []
+        self._seq = itertools.count(1)
+        self.panics = 0
+        self.started = False
+        self.closed = False
+        self.notes_off = 0  # times every note was ended (stop, panic, close)
+        self.gone: str | None = None  # the process died: submit raises this
+
+    # ---- the client's surface -------------------------------------------------------------
+    def submit(self, command: Any) -> int:
+        if self.gone:
+            raise EngineError(self.gone)
+        assert isinstance(command, Set | Do | SwitchModel | Learn), command
+        seq = next(self._seq)
+        self.commands.append(command)
+        self._pending.append((seq, command))
+        return seq
+
+    def snapshot(self) -> Snapshot:
+        return self._snap
+
+    def start(self) -> None:
+        self.started = True
+        self._publish(running=True)
+
+    def close(self) -> None:
+        if not self.closed:
+            self.closed = True
+            self.notes_off += 1
+            self._publish(running=False, open_notes=())
+
+    def wait(self, timeout: float | None = None) -> bool:
+        return not self.running
+
+    @property
+    def running(self) -> bool:
+        return self._snap.running
+
+    @property
+    def error(self) -> str | None:
+        return self._snap.error
+
+    # ---- what a test does ---------------------------------------------------------------
+    def tick(self, n: int = 1) -> None:
+        """``n`` ticks: the first applies every command sent since the last one."""
+        for _ in range(n):
+            if not self._snap.running:
+                return
+            pending, self._pending = self._pending, []
+            for seq, command in pending:
+                self._apply(command)
+                self._publish(applied=seq)
+            self._publish(tick=self._snap.tick + 1)
+
+    def play_note(self, pitch: int = 62) -> None:
+        """livegen answers: one of its notes sounds."""
+        self._publish(phase="answering", open_notes=((self._snap.channel, pitch),))
+
+    def lose_port(self) -> None:
+        self._publish(running=False, error=LOST, open_notes=())
+
+    def die(self) -> None:
+        self.gone = "the engine stopped: its process was killed (SIGKILL)"
+        self._publish(running=False, error=self.gone)
+
+    # ---- the engine's side, as much as the panel sees ---------------------------------------
+    def _apply(self, command: Any) -> None:
+        if isinstance(command, Set):
+            value = command.value
+            if command.control is Control.MODE:
+                value = Mode(value).value
+            self._publish(**{command.control.value: value})
+        elif isinstance(command, SwitchModel):
+            name, _, info = MODELS[command.target]
+            if info.ticks_per_quarter != 4:
+                self._notice(
+                    f"cannot switch model: {name} runs at {info.ticks_per_quarter} ticks per "
+                    "quarter, this session at 4; restart livegen with it"
+                )
+            else:
+                self._publish(model=name)
+                self._notice(f"switched to {name}")
+        elif isinstance(command, Do):
+            self._act(command.action)
+
+    def _act(self, action: Action) -> None:
+        if action is Action.PANIC:
+            self.panics += 1
+            self.notes_off += 1
+            self._publish(open_notes=())
+            self._notice("panic: all notes off")
+        elif action is Action.RESET:
+            self._notice("state reset")
+        elif action is Action.STOP:
+            self.notes_off += 1
+            self._publish(playing=False, phase="stopped", open_notes=())
+        elif action is Action.PLAY:
+            self._publish(playing=True, phase="listening")
+        elif action in (Action.END_CALL, Action.REGENERATE):
+            self._publish(phase="answering")
+
+    def _notice(self, text: str) -> None:
+        snap = self._snap
+        self._publish(notices=(*snap.notices, text)[-6:], notice_count=snap.notice_count + 1)
+
+    def _publish(self, **changes: Any) -> None:
+        self._snap = dataclasses.replace(self._snap, **changes)
 
 
 def run(coro) -> None:
@@ -85,14 +200,13 @@ def run(coro) -> None:
     asyncio.run(coro)
 
 
-async def ticks(pilot, engine: Engine, n: int = 2, timeout: float = 5.0) -> None:
-    """Let the engine run ``n`` more ticks (so a control asked for is applied and published)."""
-    start = engine.snapshot().tick
-    deadline = time.monotonic() + timeout
-    while engine.snapshot().tick < start + n:
-        if time.monotonic() > deadline:
-            raise AssertionError(f"the engine did not tick: {engine.snapshot()}")
-        await pilot.pause(0.01)
+async def ticks(pilot, engine: FakeEngineClient, n: int = 1) -> None:
+    """Let the fake engine tick ``n`` times (applying what was asked), then let the panel read."""
+    await pilot.pause(0.01)
+    engine.tick(n)
+    await pilot.pause(0.01)
+    app = pilot.app
+    app.refresh_panel()
     await pilot.pause(0.01)
 
 

@@ -1,18 +1,17 @@
-"""The panel as a session owner: what it remembers, and that errors (a port lost, a model
-that cannot load, a bug in the panel itself) become notices or a clean exit with every
-note ended, never a traceback with notes left sounding."""
+"""The panel as a session owner: what it remembers, and that errors (a port lost, the
+engine's process gone, a model that cannot load, a bug in the panel itself) become notices
+or a clean exit that closes the engine (every note ended), never a traceback with notes
+left sounding."""
 
 from __future__ import annotations
 
-import mido
 import pytest
 import yaml
 
 from livegen.checkpoint import CheckpointError
 from livegen.tui.launch import make_app
 from livegen.tui.state import load_state, save_state, state_path
-from tests.fakes import sounding
-from tests.tui.helpers import fake_session, run, ticks, tiny_catalog, until
+from tests.tui.helpers import FakeEngineClient, run, ticks, tiny_catalog, until
 
 SIZE = (120, 40)
 
@@ -28,10 +27,10 @@ def test_last_model_temperature_and_mode_are_remembered(panel, config_dir):
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             engine = app.engine
-            await ticks(pilot, engine, 1)
-            await pilot.press("right_square_bracket", "m", "down", "enter")
-            await until(pilot, lambda: engine.snapshot().model == "tiny_b_melody", "the switch")
             await ticks(pilot, engine)
+            await pilot.press("right_square_bracket", "m", "down", "enter")
+            await ticks(pilot, engine)
+            assert engine.snapshot().model == "tiny_b_melody"
 
     run(scenario())
     saved = yaml.safe_load((config_dir / "state.yaml").read_text())
@@ -42,7 +41,7 @@ def test_last_model_temperature_and_mode_are_remembered(panel, config_dir):
 
     def factory(remembered):
         asked.append(remembered)
-        return fake_session(**remembered)
+        return FakeEngineClient(**remembered)
 
     again = make_app(factory, catalog=tiny_catalog())
     try:
@@ -83,7 +82,7 @@ def test_a_remembered_model_that_is_gone_falls_back_to_the_default(config_dir):
     def factory(remembered):
         if "checkpoint" in remembered:
             raise CheckpointError("gone: no such file or model name")
-        return fake_session(**remembered)
+        return FakeEngineClient(**remembered)
 
     app = make_app(factory, catalog=tiny_catalog())
     try:
@@ -106,17 +105,36 @@ def test_a_lost_port_is_a_notice_and_the_panel_stays(panel):
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
-            engine, ports = app.engine, app.session.ports
-            await ticks(pilot, engine, 1)
-            ports.lose()
-            await until(pilot, lambda: not engine.running, "the engine to stop", timeout=5)
+            engine = app.engine
+            await ticks(pilot, engine)
+            engine.lose_port()
             await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
             assert "MIDI port lost" in app.notices[-1]
-            assert engine.snapshot().error and app.is_running
+            assert app.is_running
             await pilot.press("right_square_bracket", "m")  # controls still answer, no crash
 
     run(scenario())
     assert not app.return_code  # no crash
+    assert app.engine.closed
+
+
+def test_the_engine_process_gone_is_shown_and_the_panel_stays(panel):
+    app = panel()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            engine = app.engine
+            await ticks(pilot, engine)
+            engine.die()
+            await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
+            assert app.notices[-1].startswith("the engine stopped: its process was killed")
+            assert app.notices[-1].endswith("q quits")
+            await pilot.press("right_square_bracket", "p")  # a notice each, no crash
+            assert "the engine stopped" in app.notices[-1]
+            assert app.is_running
+
+    run(scenario())
+    assert not app.return_code
 
 
 def test_a_crash_in_the_panel_ends_every_note(panel, monkeypatch):
@@ -127,18 +145,15 @@ def test_a_crash_in_the_panel_ends_every_note(panel, monkeypatch):
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
-            engine, ports = app.engine, app.session.ports
-            ports.feed(mido.Message("note_on", note=62, velocity=80))
-            await ticks(pilot, engine, 2)
-            ports.feed(mido.Message("note_off", note=62))
-            await until(pilot, lambda: engine.snapshot().open_notes, "livegen to play")
+            engine = app.engine
+            await ticks(pilot, engine)
+            engine.play_note()
             monkeypatch.setattr(app, "action_panic", broken)
             await pilot.press("p")
             await pilot.pause(0.2)
 
     with pytest.raises(RuntimeError, match="a bug in the panel"):
         run(scenario())
-    ports = app.session.ports
-    assert not app.engine.running and ports.closed
-    assert sounding(ports.sent) == set()
-    assert app.engine.snapshot().open_notes == ()
+    engine = app.engine
+    assert engine.closed and not engine.running and engine.notes_off == 1
+    assert engine.snapshot().open_notes == ()

@@ -1,21 +1,20 @@
-"""Every key of the panel changes what it should in a running engine.
+"""Every key of the panel sends the command it should, and the panel shows its effect.
 
-The app runs under Textual's pilot; the engine is real (its own thread, internal clock at
-400 BPM) on fake ports with tiny models. Each control is checked on ``engine.snapshot()``
-after the next ticks, since controls act at the start of a tick.
+The app runs under Textual's pilot on a fake engine client (tests/tui/helpers.py), which
+applies the commands the panel submits when the test makes it tick, as the engine does at
+the start of its next tick. Each control is checked on ``engine.snapshot()`` after that.
 """
 
 from __future__ import annotations
 
 import io
 
-import mido
 import pytest
 from rich.console import Console
 
+from livegen.controls import LIMITS, Action, Control, Do, Set, SwitchModel
 from livegen.tui.keys import CONTROLS, HelpScreen, help_table
 from livegen.tui.widgets import ModelTable
-from tests.fakes import sounding
 from tests.tui.helpers import run, ticks, until
 
 SIZE = (120, 40)
@@ -48,12 +47,33 @@ def test_temperature_keys_and_typed_value(panel):
             await ticks(pilot, engine)
             assert engine.snapshot().temperature == pytest.approx(1.3)
             assert "temperature must be a number" in app.notices[-1]
+            await pilot.press("t")
+            await type_in(pilot, app, "3", "enter")  # beyond LIMITS: refused, never sent
+            assert "temperature must be in 0..2.5" in app.notices[-1]
 
             await pilot.press("t")
             await type_in(pilot, app, "0.2", "escape")  # escape leaves without applying
             await ticks(pilot, engine)
             assert engine.snapshot().temperature == pytest.approx(1.3)
             assert isinstance(app.focused, ModelTable)
+            temperatures = [c.value for c in engine.commands]
+            assert temperatures == pytest.approx([0.95, 0.9, 0.85, 1.3])
+            assert all(c.control is Control.TEMPERATURE for c in engine.commands)
+
+    run(scenario())
+
+
+def test_plus_minus_stop_at_the_limits(panel):
+    top, bottom = LIMITS[Control.TEMPERATURE].high, LIMITS[Control.BPM].low
+    app = panel(temperature=top - 0.02, bpm=bottom + 0.5)
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            engine = app.engine
+            await pilot.press("right_square_bracket", "right_square_bracket", "minus", "minus")
+            await ticks(pilot, engine)
+            snap = engine.snapshot()
+            assert (snap.temperature, snap.bpm) == (top, bottom)
 
     run(scenario())
 
@@ -71,6 +91,7 @@ def test_mode_tempo_answer_channel_passthrough_and_key_keys(panel):
                 await ticks(pilot, engine)
                 modes.append(engine.snapshot().mode)
             assert modes == ["accompany", "free", "continue"]
+            assert engine.commands[0] == Set(Control.MODE, "accompany")
 
             await pilot.press("plus")
             await ticks(pilot, engine)
@@ -87,10 +108,10 @@ def test_mode_tempo_answer_channel_passthrough_and_key_keys(panel):
             assert engine.snapshot().response_bars == 0
 
             await pilot.press("C")
-            await ticks(pilot, engine, 3)  # a channel change lands a tick later
+            await ticks(pilot, engine)
             assert engine.snapshot().channel == 1
             await pilot.press("c", "c")  # wraps from channel 1 to 16
-            await ticks(pilot, engine, 3)
+            await ticks(pilot, engine)
             assert engine.snapshot().channel == 15
 
             await pilot.press("x")
@@ -116,8 +137,7 @@ def test_mode_tempo_answer_channel_passthrough_and_key_keys(panel):
 async def type_in(pilot, app, text: str, *then: str) -> None:
     """Type ``text`` into the focused field, then press ``then``.
 
-    The value is set whole: pilot presses wait for the process to go idle, which a running
-    engine (it polls its input every millisecond) delays by up to a second per key.
+    The value is set whole: a key press per character is slow under the pilot.
     """
     app.focused.value = text
     await pilot.pause(0.05)
@@ -125,52 +145,60 @@ async def type_in(pilot, app, text: str, *then: str) -> None:
         await pilot.press(*then)
 
 
-def play(ports, *messages) -> None:
-    for msg in messages:
-        ports.feed(msg)
-
-
 def test_stop_start_end_call_panic_reset_regenerate(panel):
     app = panel(response_bars=4, silence_ticks=64)
 
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
-            engine, ports = app.engine, app.session.ports
-            await ticks(pilot, engine, 1)
-            play(ports, mido.Message("note_on", note=60, velocity=90))
-            await ticks(pilot, engine, 3)
-            play(ports, mido.Message("note_off", note=60))
-            await ticks(pilot, engine, 2)
-            assert engine.snapshot().phase == "listening"  # 64 silent ticks before it answers
-
-            await pilot.press("e")  # end of call: answer now
-            await until(pilot, lambda: engine.snapshot().phase == "answering", "an answer")
-            await until(pilot, lambda: engine.snapshot().open_notes, "an answer's note")
-
-            await pilot.press("g")  # regenerate: the answer starts again, still answering
-            await until(pilot, lambda: engine.snapshot().phase == "answering", "the new answer")
-
-            await pilot.press("space")  # stop: livegen's notes end
-            await until(pilot, lambda: not engine.snapshot().playing, "stop")
-            await ticks(pilot, engine, 2)
-            snap = engine.snapshot()
-            assert snap.phase == "stopped" and snap.open_notes == ()
-            assert sounding(ports.sent) == set()
-            await pilot.press("space")
-            await until(pilot, lambda: engine.snapshot().playing, "start")
+            engine = app.engine
+            await ticks(pilot, engine)
             assert engine.snapshot().phase == "listening"
 
+            await pilot.press("e")  # end of call: answer now
+            await ticks(pilot, engine)
+            assert engine.snapshot().phase == "answering"
+            engine.play_note()
+
+            await pilot.press("g")  # regenerate: the answer starts again
+            await pilot.press("space")  # stop: livegen's notes end
+            await ticks(pilot, engine)
+            snap = engine.snapshot()
+            assert not snap.playing and snap.phase == "stopped" and snap.open_notes == ()
+            await pilot.press("space")
+            await ticks(pilot, engine)
+            assert engine.snapshot().playing and engine.snapshot().phase == "listening"
+
             await pilot.press("p")
-            await until(pilot, lambda: ports.panics == 1, "the panic")
+            await ticks(pilot, engine)
+            assert engine.panics == 1
             await pilot.press("r")
-            await until(pilot, lambda: "state reset" in engine.snapshot().notices, "the reset")
+            await ticks(pilot, engine)
             await until(pilot, lambda: "state reset" in app.notices, "the reset on the panel")
             assert "panic: all notes off" in app.notices
+            assert engine.commands == [
+                Do(Action.END_CALL),
+                Do(Action.REGENERATE),
+                Do(Action.STOP),
+                Do(Action.PLAY),
+                Do(Action.PANIC),
+                Do(Action.RESET),
+            ]
 
     run(scenario())
-    # Quitting closed the session: the engine is down and nothing is left sounding.
-    assert not app.engine.running and app.session.ports.closed
-    assert sounding(app.session.ports.sent) == set()
+    # Quitting closed the engine client: the engine ends every note.
+    assert app.engine.closed and not app.engine.running
+
+
+def test_end_call_outside_continue_mode_is_a_notice(panel):
+    app = panel(mode="free")
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("e")
+            assert "end of call is for continue mode" in app.notices[-1]
+            assert app.engine.commands == []
+
+    run(scenario())
 
 
 def test_switch_models_from_the_list(panel):
@@ -180,21 +208,25 @@ def test_switch_models_from_the_list(panel):
         async with app.run_test(size=SIZE) as pilot:
             engine = app.engine
             table = app.query_one(ModelTable)
-            await ticks(pilot, engine, 1)
+            await ticks(pilot, engine)
             assert engine.snapshot().model == "tiny_a_melody"
             assert table.get_cell("tiny_a", "model").startswith("▶")
 
             await pilot.press("down", "enter")  # tiny_b
-            await until(pilot, lambda: engine.snapshot().model == "tiny_b_melody", "the switch")
+            assert engine.commands == [SwitchModel("tiny_b")]
+            await ticks(pilot, engine)
+            assert engine.snapshot().model == "tiny_b_melody"
             await until(pilot, lambda: table.get_cell("tiny_b", "model").startswith("▶"), "▶")
             assert any(n == "switched to tiny_b_melody" for n in app.notices)
 
             await pilot.press("down", "enter")  # another tick rate: refused, session goes on
+            await ticks(pilot, engine)
             await until(pilot, lambda: app.notices[-1].startswith("cannot switch"), "refusal")
             assert "restart livegen with it" in app.notices[-1]
             await pilot.press("down", "enter")  # unreadable: refused by the panel itself
             assert app.notices[-1].startswith("cannot switch model: broken.pt")
-            await ticks(pilot, engine, 3)
+            assert engine.commands == [SwitchModel("tiny_b"), SwitchModel("tiny_perf")]
+            await ticks(pilot, engine)
             snap = engine.snapshot()
             assert snap.model == "tiny_b_melody" and snap.running and snap.error is None
             assert table.get_cell("tiny_b", "model").startswith("▶")
@@ -228,16 +260,15 @@ def test_command_palette_runs_a_control(panel):
     async def scenario():
         async with app.run_test(size=SIZE) as pilot:
             engine = app.engine
-            await ticks(pilot, engine, 1)
             await pilot.press("ctrl+p")
             await type_in(pilot, app, "Panic")
             await pilot.pause(0.3)
             await pilot.press("enter")
-            await until(pilot, lambda: app.session.ports.panics == 1, "the palette's panic")
+            await until(pilot, lambda: Do(Action.PANIC) in engine.commands, "the palette's panic")
             await pilot.press("ctrl+p")
             await type_in(pilot, app, "switch model tiny_b")
             await pilot.pause(0.3)
             await pilot.press("enter")
-            await until(pilot, lambda: engine.snapshot().model == "tiny_b_melody", "the switch")
+            await until(pilot, lambda: SwitchModel("tiny_b") in engine.commands, "the switch")
 
     run(scenario())

@@ -1,6 +1,6 @@
 """Screenshots of the panel compared with the accepted ones in ``__snapshots__/``.
 
-The picture must not depend on timing: the engine thread is not started and the panel reads
+The picture must not depend on timing: the (fake) engine is not started and the panel reads
 a fixed, hand-made Snapshot (a call, livegen's answer under way, fixed latencies), with the
 fixed model list. After a deliberate change of the layout, look at the new pictures and
 accept them with ``pytest tests/tui/test_snapshots.py --snapshot-update``.
@@ -10,10 +10,10 @@ from __future__ import annotations
 
 import pytest
 
-from livegen.engine import NoteSpan, Snapshot
 from livegen.midi_io import PortInfo
+from livegen.snapshot import NoteSpan, Snapshot
 from livegen.tui.launch import make_app
-from tests.tui.helpers import fake_session, tiny_catalog
+from tests.tui.helpers import FakeEngineClient, tiny_catalog
 
 SIZE = (120, 40)
 
@@ -63,9 +63,7 @@ def still_panel():
 
     def make():
         def factory(remembered):
-            session = fake_session()
-            session.ports.info = JACK_PORTS
-            return session
+            return FakeEngineClient(ports=JACK_PORTS)
 
         app = make_app(
             factory, catalog=tiny_catalog(), start_engine=False, snapshot_source=lambda: STILL

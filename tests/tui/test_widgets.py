@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from livegen.engine import NoteSpan, Snapshot
+from livegen.snapshot import NoteSpan, Snapshot
 from livegen.tui.models import ModelEntry, ModelInfo
 from livegen.tui.widgets import (
     LIVEGEN,
