@@ -1,0 +1,68 @@
+"""The panel as a process of its own, for the tests that kill it: ``livegen panel``'s app
+(launch.make_app around an EngineClient) run headless, so no terminal is needed.
+
+It prints ``READY {json}`` (its pid and the engine's) once the engine ticks, and runs until
+it is killed or a line ``quit`` arrives on stdin (then it quits as ``q`` does).
+
+    python tests/integration/panel_process.py --mode free --passthrough
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
+
+from livegen.client import EngineClient  # noqa: E402
+from livegen.live_config import LiveConfig  # noqa: E402
+from livegen.tui.launch import make_app  # noqa: E402
+from livegen.tui.models import Catalog  # noqa: E402
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", default="free")
+    ap.add_argument("--passthrough", action="store_true")
+    ap.add_argument("--seed", type=int, default=3)
+    args = ap.parse_args()
+    cfg = LiveConfig(
+        checkpoint="folk_melody",
+        backend="jack",
+        device="cpu",
+        mode=args.mode,
+        passthrough=args.passthrough,
+        seed=args.seed,
+    )
+    app = make_app(lambda remembered: EngineClient.open(cfg), catalog=Catalog([]))
+
+    async def scenario() -> None:
+        async with app.run_test(size=(120, 40)) as pilot:
+            engine = app.engine
+            while engine.snapshot().tick < 1:
+                await pilot.pause(0.02)
+            ready = {"pid": os.getpid(), "engine_pid": engine.hello.pid}
+            print("READY " + json.dumps(ready), flush=True)
+            quit_asked = threading.Event()
+            threading.Thread(
+                target=lambda: (sys.stdin.readline(), quit_asked.set()), daemon=True
+            ).start()
+            while not quit_asked.is_set():
+                await pilot.pause(0.1)  # the panel redraws meanwhile, as it would on screen
+            await pilot.press("q")
+
+    t0 = time.monotonic()
+    asyncio.run(scenario())
+    snap = app.engine.snapshot()
+    print(f"DONE {json.dumps({'open': len(snap.open_notes), 's': time.monotonic() - t0})}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
