@@ -2,9 +2,9 @@
 
 mido over python-rtmidi. ``open_ports()`` creates the virtual ports ``livegen in``
 and ``livegen out`` (or opens existing ports by name) on ALSA, JACK, CoreMIDI or
-Windows MM. The input callback runs on rtmidi's thread (JACK's process thread
-on JACK) and only stamps each message with ``time.perf_counter()`` and puts it
-on a bounded queue; the engine drains the queue once per tick. When a port
+Windows MM. The input is python-rtmidi's own, with no Python callback: rtmidi's
+thread (JACK's process thread on JACK) never waits for the GIL; the engine polls
+rtmidi's queue between ticks (``Ports.drain``), stamping with ``time.perf_counter()``. When a port
 cannot be opened, :class:`PortError` says which backend failed and how to fix it.
 """
 
@@ -15,7 +15,6 @@ import os
 import re
 import sys
 import time
-from collections import deque
 from dataclasses import dataclass
 
 import mido
@@ -174,38 +173,100 @@ class PortInfo:
 
 
 class InputQueue:
-    """Stamped input waiting for the engine; ``callback`` is what rtmidi's thread calls."""
+    """Input waiting for the engine in rtmidi's own queue; :meth:`drain` polls it.
 
-    def __init__(self, maxlen: int = 4096):
-        self.maxlen = max(1, maxlen)
-        self._queue: deque[tuple[float, mido.Message]] = deque(maxlen=self.maxlen)
-        self.dropped = 0  # messages lost to a full queue; written only by the callback
+    No Python runs on rtmidi's thread: on JACK that is JACK's process thread, where a
+    Python callback must take the GIL, so a panel redraw or a model load holding it
+    kept the whole JACK graph waiting (xruns naming livegen's input client). rtmidi's
+    thread only copies each message into its C++ ring buffer, which holds
+    ``maxlen - 1`` messages and drops new ones silently when full.
 
-    def callback(self, msg: mido.Message, _stamp=time.perf_counter) -> None:
-        """Stamp and enqueue. Never blocks, never raises: a full queue drops the newest.
+    ``source`` is an ``rtmidi.MidiIn`` opened without a callback (anything with
+    ``get_message()`` returning ``([byte, ...], delta seconds)`` or None will do).
+    """
 
-        Only the callback thread appends and the engine only pops, so the length
-        can only shrink between the check and the append.
-        """
-        if len(self._queue) < self.maxlen:
-            self._queue.append((_stamp(), msg))
-        else:
-            self.dropped += 1
+    def __init__(self, source, maxlen: int = 4096, stamp=time.perf_counter):
+        self.maxlen = max(2, maxlen)
+        self.capacity = self.maxlen - 1  # rtmidi's ring keeps one slot free
+        self._source = source
+        self._stamp = stamp
+        self.dropped = 0  # drains that found the queue full: messages may have been lost
+        self.invalid = 0  # byte strings mido could not parse
+        self._last: float | None = None  # estimated arrival of the previous message
+        self._floor = stamp()  # anything polled after an empty poll arrived after it
 
     def drain(self) -> list[tuple[float, mido.Message]]:
-        """Everything queued now, oldest first, as ``(perf_counter stamp, msg)``."""
-        queue = self._queue
+        """What arrived since the last drain, oldest first, as ``(perf_counter stamp, msg)``.
+
+        Reads at most a full queue, so a flood cannot keep the tick here. Stamps: rtmidi
+        gives each message's time since the previous one (measured on its thread, at
+        JACK-cycle resolution there); the running sum is kept within what the polls
+        prove: after the last empty poll and before the poll that returned it.
+        """
+        get, stamp = self._source.get_message, self._stamp
         out = []
-        # Bounded by what is there now, so a flood cannot keep the tick here.
-        for _ in range(len(queue)):
+        for _ in range(self.capacity):
+            before = stamp()
+            item = get()
+            if item is None:
+                self._floor = before
+                return out
+            data, delta = item
+            now = stamp()
+            est = now if self._last is None else min(max(self._last + delta, self._floor), now)
+            self._last = est
             try:
-                out.append(queue.popleft())
-            except IndexError:
-                break
+                msg = mido.Message.from_bytes(data)
+            except (ValueError, TypeError):
+                self.invalid += 1
+                continue
+            out.append((est, msg))
+        # A full queue's worth at once: rtmidi dropped what came while it was full, if
+        # anything (it does not say). Counted so the engine can release held keys.
+        self.dropped += 1
         return out
 
-    def __len__(self) -> int:
-        return len(self._queue)
+
+class _RtInput:
+    """An rtmidi input port opened with no callback; closes like a mido port."""
+
+    def __init__(self, rt, name: str):
+        self._rt = rt
+        self.name = name
+
+    def get_ports(self) -> list[str]:
+        return self._rt.get_ports()
+
+    def close(self) -> None:
+        rt, self._rt = self._rt, None
+        if rt is not None:
+            with contextlib.suppress(Exception):
+                rt.close_port()
+            rt.delete()
+
+
+def _open_input(
+    backend: str, name: str, *, virtual: bool, client_name: str | None, queue_size: int
+) -> _RtInput:
+    """``rtmidi.MidiIn`` direct (mido's input always sets a Python callback)."""
+    import rtmidi
+
+    api = getattr(rtmidi, f"API_{_RTMIDI_API[backend]}")
+    kwargs = {"name": client_name} if client_name else {}
+    rt = rtmidi.MidiIn(api, queue_size_limit=max(2, queue_size), **kwargs)
+    try:
+        rt.ignore_types(sysex=False, timing=False, active_sense=True)  # as mido does
+        if virtual:
+            rt.open_virtual_port(name)
+        else:
+            names = rt.get_ports()
+            real = match_port(name, names, "input", _LABEL[backend])
+            rt.open_port(names.index(real), "livegen in")
+            name = real
+    except BaseException:
+        rt.delete()
+        raise
+    return _RtInput(rt, name)
 
 
 class Ports:
@@ -221,15 +282,12 @@ class Ports:
 
     @property
     def dropped(self) -> int:
-        """Input messages lost because the queue was full (a flood)."""
+        """Times the input queue was found full (a flood): messages may have been lost."""
         return self.queue.dropped
 
     def drain(self) -> list[tuple[float, mido.Message]]:
         """Everything that arrived since the last drain, as ``(perf_counter stamp, msg)``."""
         return self.queue.drain()
-
-    def pending(self) -> int:
-        return len(self.queue)
 
     def send(self, msg: mido.Message) -> None:
         """Send one message now; a failure raises :class:`PortError`."""
@@ -264,7 +322,7 @@ class Ports:
             return False
         try:
             # The open ports' own rtmidi objects list without opening a new client.
-            sources = self._in._rt.get_ports()  # ports we can read from: outputs of others
+            sources = self._in.get_ports()  # ports we can read from: outputs of others
             sinks = self._out._rt.get_ports()
         except Exception:
             return False
@@ -339,8 +397,6 @@ def open_ports(
             f"{out_name!r} instead"
         )
     be = mido_backend(name)
-    queue = InputQueue(queue_size)
-    callback = queue.callback
     # JACK client names must be unique, and rtmidi makes one client per port.
     in_client = out_client = None
     if virtual:
@@ -351,11 +407,15 @@ def open_ports(
     inp = out = None
     try:
         if virtual:
-            inp = be.open_input(in_name, client_name=in_client, callback=callback)
+            inp = _open_input(
+                name, in_name, virtual=True, client_name=in_client, queue_size=queue_size
+            )
             out = be.open_output(out_name, client_name=out_client)
         else:
             try:
-                in_real = match_port(in_name, be.get_input_names(), "input", _LABEL[name])
+                inp = _open_input(
+                    name, in_name, virtual=False, client_name=None, queue_size=queue_size
+                )
                 out_real = match_port(out_name, be.get_output_names(), "output", _LABEL[name])
             except PortError as err:
                 if name == "windows":
@@ -363,7 +423,6 @@ def open_ports(
                         f"{err}. {_no_virtual_windows_hint(in_name, out_name)}"
                     ) from None
                 raise
-            inp = be.open_input(in_real, callback=callback)
             out = be.open_output(out_real)
     except PortError:
         _close_quietly(inp, out)
@@ -376,14 +435,14 @@ def open_ports(
     try:
         if virtual:
             in_full = _find_full(out._rt.get_ports(), in_name, in_client)
-            out_full = _find_full(inp._rt.get_ports(), out_name, out_client)
+            out_full = _find_full(inp.get_ports(), out_name, out_client)
         else:
             in_full, out_full = inp.name, out.name
     except Exception:
         pass  # listing is only for display and port-loss checks
     server = jack.server_name() if name == "jack" else None
     info = PortInfo(name, virtual, in_name, out_name, in_full, out_full, notice, server)
-    return Ports(inp, out, info, queue)
+    return Ports(inp, out, info, InputQueue(inp._rt, queue_size))
 
 
 def _close_quietly(*ports) -> None:

@@ -5,16 +5,23 @@ These are not the real thing: integration tests under tests/integration use real
 
 from __future__ import annotations
 
-import mido
+from collections import deque
 
-from livegen.midi_io import InputQueue
+import mido
 
 
 class FakePorts:
-    """Records what is sent; input is pushed with ``feed``; ``lose()`` makes it vanish."""
+    """Records what is sent; input is pushed with ``feed``; ``lose()`` makes it vanish.
+
+    Input waits in a bounded queue that drops the newest when full and counts each loss
+    in ``dropped`` (the real ports can only tell that their queue was found full: any
+    change of ``dropped`` means input was lost, which is all the engine relies on).
+    """
 
     def __init__(self, queue_size: int = 4096):
-        self.queue = InputQueue(queue_size)
+        self.queue_size = max(1, queue_size)
+        self._queue: deque[tuple[float, mido.Message]] = deque()
+        self.dropped = 0
         self.sent: list[mido.Message] = []
         self.panics = 0
         self.is_alive = True
@@ -22,14 +29,15 @@ class FakePorts:
         self.info = None
 
     def feed(self, msg: mido.Message, stamp: float = 0.0) -> None:
-        self.queue.callback(msg, _stamp=lambda: stamp)
-
-    @property
-    def dropped(self) -> int:
-        return self.queue.dropped
+        if len(self._queue) < self.queue_size:
+            self._queue.append((stamp, msg))
+        else:
+            self.dropped += 1
 
     def drain(self):
-        return self.queue.drain()
+        out = list(self._queue)
+        self._queue.clear()
+        return out
 
     def send(self, msg: mido.Message) -> None:
         if self.fail_sends:

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import threading
-import time
+from collections import deque
 
 import mido
 import pytest
+import rtmidi
 
 from livegen import jack, midi_io
 from livegen.midi_io import InputQueue, PortError, match_port, open_ports, resolve_backend
@@ -17,53 +17,101 @@ NOTE = mido.Message("note_on", note=60, velocity=90)
 # -- the input queue ---------------------------------------------------------------
 
 
-def test_callback_stamps_on_arrival_and_drain_returns_in_order():
-    q = InputQueue(16)
-    before = time.perf_counter()
-    for n in range(5):
-        q.callback(NOTE.copy(note=60 + n))
-    after = time.perf_counter()
+class FakeRtIn:
+    """rtmidi's input queue as python-rtmidi shows it: ``get_message()`` -> (bytes, delta)."""
+
+    def __init__(self, rows=(), endless=False):
+        self.rows = deque(rows)
+        self.endless = endless
+        self.polls = 0
+
+    def get_message(self):
+        self.polls += 1
+        if self.endless:
+            return [0x90, 60, 90], 0.0
+        return self.rows.popleft() if self.rows else None
+
+
+class FakeClock:
+    """perf_counter for the queue: advances by ``step`` at each read."""
+
+    def __init__(self, t=100.0, step=0.0):
+        self.t, self.step = t, step
+
+    def __call__(self):
+        self.t += self.step
+        return self.t
+
+
+def test_drain_parses_in_order_and_stamps_from_rtmidi_deltas():
+    clock = FakeClock(100.0)
+    rt = FakeRtIn()
+    q = InputQueue(rt, 16, stamp=clock)  # an empty poll at 100.0 came first
+    assert q.drain() == []
+    clock.t = 101.0  # polled a second later: five notes came 10 ms apart before that
+    rt.rows.extend(([0x90, 60 + n, 90], 0.0 if n == 0 else 0.01) for n in range(5))
     got = q.drain()
     assert [m.note for _, m in got] == [60, 61, 62, 63, 64]
-    stamps = [s for s, _ in got]
-    assert stamps == sorted(stamps)
-    assert before <= stamps[0] and stamps[-1] <= after
-    assert q.drain() == []
-
-
-def test_overflow_is_counted_and_drops_the_newest():
-    q = InputQueue(100)
-    for n in range(10_000):
-        q.callback(NOTE.copy(velocity=1 + n % 127))
-    assert len(q) == 100
-    assert q.dropped == 9_900
+    # The first is stamped when polled (nothing earlier to go by), the rest follow the
+    # deltas but never after the poll that returned them.
+    assert [s for s, _ in got] == [101.0] * 5
+    clock.t = 102.0
+    rt.rows.extend([([0x80, 60, 0], 0.3), ([0x80, 61, 0], 0.2)])
     got = q.drain()
-    assert [m.velocity for _, m in got] == [1 + n % 127 for n in range(100)]
-    q.callback(NOTE)  # room again after a drain
-    assert len(q) == 1 and q.dropped == 9_900
+    assert [s for s, _ in got] == pytest.approx([101.3, 101.5])
+    assert q.drain() == [] and q.dropped == 0
 
 
-def test_callback_never_blocks_while_the_engine_drains():
-    q = InputQueue(64)
-    total = 20_000
-    drained = []
-    done = threading.Event()
+def test_stamps_stay_between_the_last_empty_poll_and_the_poll_that_returned_them():
+    clock = FakeClock(10.0)
+    rt = FakeRtIn()
+    q = InputQueue(rt, 16, stamp=clock)
+    rt.rows.append(([0x90, 60, 90], 0.0))
+    assert [s for s, _ in q.drain()] == [10.0]
+    clock.t = 50.0
+    assert q.drain() == []  # empty at 50.0: what comes next arrived after it
+    clock.t = 51.0
+    rt.rows.append(([0x80, 60, 0], 1.0))  # 1 s after the note-on by rtmidi's clock: 11.0
+    assert [s for s, _ in q.drain()] == [50.0]
 
-    def engine():
-        while not done.is_set():
-            drained.extend(q.drain())
-        drained.extend(q.drain())
 
-    t = threading.Thread(target=engine)
-    t.start()
-    t0 = time.perf_counter()
-    for _ in range(total):
-        q.callback(NOTE)
-    elapsed = time.perf_counter() - t0
-    done.set()
-    t.join()
-    assert len(drained) + q.dropped == total
-    assert elapsed < 2.0  # 20k callbacks; a blocking put would stall here
+def test_a_full_queue_is_counted_as_possible_loss_and_a_drain_is_bounded():
+    rt = FakeRtIn(endless=True)  # a flood faster than any drain
+    q = InputQueue(rt, 100, stamp=FakeClock())
+    got = q.drain()
+    assert len(got) == 99  # rtmidi's ring holds maxlen - 1: one drain reads that much
+    assert rt.polls == 99 and q.dropped == 1
+    rt.endless = False
+    rt.rows.extend(([0x90, 60, 90], 0.0) for _ in range(98))
+    assert len(q.drain()) == 98 and q.dropped == 1  # not full: nothing can have been lost
+
+
+def test_bytes_mido_cannot_parse_are_skipped_and_counted():
+    rt = FakeRtIn([([0x90, 60], 0.0), ([0x90, 61, 90], 0.0), ([0xF7], 0.0)])
+    q = InputQueue(rt, 16, stamp=FakeClock())
+    assert [m.note for _, m in q.drain()] == [61]
+    assert q.invalid == 2
+
+
+def test_open_ports_sets_no_python_callback_on_the_input(monkeypatch):
+    """A Python callback would run on JACK's process thread and wait there for the GIL."""
+
+    class VirtualBackend(FakeBackend):
+        def open_output(self, name, client_name=None):
+            return FakePort(name)
+
+    monkeypatch.setattr(midi_io, "resolve_backend", lambda backend="auto": "jack")
+    monkeypatch.setattr(midi_io, "mido_backend", lambda name: VirtualBackend([], []))
+    made = fake_rtmidi_in(monkeypatch, [])
+    with open_ports(queue_size=512) as ports:
+        assert len(made) == 1, "the input must be rtmidi's own, not mido's"
+        rt = made[0]
+        assert rt.callbacks == []
+        assert (rt.api, rt.name, rt.limit) == (rtmidi.API_UNIX_JACK, "livegen-in", 512)
+        assert rt.ignored == (False, False, True)  # sysex and clock in, active sensing out
+        assert rt.virtual == "livegen in"
+        assert ports.drain() == [] and ports.dropped == 0
+    assert rt.deleted
 
 
 # -- backend choice ----------------------------------------------------------------
@@ -145,9 +193,8 @@ def test_match_port_exact_then_unique_substring():
 
 
 class FakePort:
-    def __init__(self, name, callback=None):
+    def __init__(self, name):
         self.name = name
-        self.callback = callback
         self.sent = []
         self.closed = False
         self._rt = self
@@ -164,8 +211,55 @@ class FakePort:
         self.closed = True
 
 
+class FakeMidiIn(FakeRtIn):
+    """python-rtmidi's MidiIn: records how it was set up."""
+
+    ports: list[str] = []
+
+    def __init__(self, api, name=None, queue_size_limit=1024):
+        super().__init__()
+        self.api, self.name, self.limit = api, name, queue_size_limit
+        self.callbacks, self.ignored, self.virtual, self.opened = [], None, None, None
+        self.deleted = False
+
+    def set_callback(self, func, data=None):
+        self.callbacks.append(func)
+
+    def ignore_types(self, sysex=True, timing=True, active_sense=True):
+        self.ignored = (sysex, timing, active_sense)
+
+    def open_virtual_port(self, name):
+        self.virtual = name
+
+    def open_port(self, index, name=None):
+        self.opened = self.ports[index]
+
+    def get_ports(self):
+        return list(self.ports)
+
+    def close_port(self):
+        pass
+
+    def delete(self):
+        self.deleted = True
+
+
+def fake_rtmidi_in(monkeypatch, names) -> list[FakeMidiIn]:
+    made: list[FakeMidiIn] = []
+
+    class Made(FakeMidiIn):
+        ports = names
+
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            made.append(self)
+
+    monkeypatch.setattr(rtmidi, "MidiIn", Made)
+    return made
+
+
 class FakeBackend:
-    """A Windows MM as mido shows it: named ports only."""
+    """A Windows MM as mido shows it: named ports only (mido's inputs are never opened)."""
 
     def __init__(self, inputs, outputs):
         self.inputs, self.outputs = inputs, outputs
@@ -176,10 +270,6 @@ class FakeBackend:
     def get_output_names(self):
         return self.outputs
 
-    def open_input(self, name, client_name=None, callback=None):
-        assert client_name is None and name in self.inputs
-        return FakePort(name, callback)
-
     def open_output(self, name, client_name=None):
         assert client_name is None and name in self.outputs
         return FakePort(name)
@@ -188,15 +278,19 @@ class FakeBackend:
 def fake_windows(monkeypatch, names):
     monkeypatch.setattr(midi_io, "resolve_backend", lambda backend="auto": "windows")
     monkeypatch.setattr(midi_io, "mido_backend", lambda name: FakeBackend(names, names))
+    return fake_rtmidi_in(monkeypatch, names)
 
 
 def test_windows_opens_loopmidi_ports_and_says_so(monkeypatch):
-    fake_windows(monkeypatch, ["livegen in 1", "livegen out 2", "Microsoft GS Wavetable Synth 0"])
+    names = ["livegen in 1", "livegen out 2", "Microsoft GS Wavetable Synth 0"]
+    made = fake_windows(monkeypatch, names)
     ports = open_ports()
     assert not ports.info.virtual
     assert "Windows has no virtual MIDI ports" in ports.info.notice
     assert ports._in.name == "livegen in 1" and ports._out.name == "livegen out 2"
-    ports._in.callback(NOTE)  # what rtmidi's thread would do
+    (rt,) = made
+    assert rt.opened == "livegen in 1" and rt.api == rtmidi.API_WINDOWS_MM
+    rt.rows.append((NOTE.bytes(), 0.0))  # what rtmidi's thread would queue
     assert [m for _, m in ports.drain()] == [NOTE]
 
 
