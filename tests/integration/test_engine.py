@@ -26,7 +26,7 @@ from livegen.controls import Action, Do, SwitchModel
 from livegen.jack import start_dummy_jack
 from livegen.live import open_session
 from livegen.live_config import LiveConfig
-from tests.integration.events import hanging, note_events
+from tests.integration.events import XrunWatch, hanging, note_events
 
 pytestmark = pytest.mark.jack
 
@@ -345,11 +345,14 @@ def test_switch_and_panic_mid_answer_leave_nothing_sounding(
 
 
 # ---- 5: external MIDI clock -------------------------------------------------------------------
-def test_follows_midi_clock_and_stop_ends_its_notes(session, peer, thread_errors):
+def test_follows_midi_clock_and_stop_ends_its_notes(
+    session, peer, thread_errors, jack_server, jack_period
+):
     bpm, pulses = 100, 24 * 6  # six quarters of clock: 24 ticks, then Stop
     s = session(clock="midi", mode="continue", silence_ticks=4, response_bars=2)
     engine = s.engine
     log = TickLog(engine)
+    xruns = XrunWatch(jack_server)
     engine.start()
     call = "60:0:0.5,62:0.5:0.5,64:1:0.5,65:1.5:0.5"  # two quarters, answered from tick ~12
     p = peer(
@@ -373,17 +376,21 @@ def test_follows_midi_clock_and_stop_ends_its_notes(session, peer, thread_errors
     assert snap.tick + 1 == pulses // 6, snap.tick
     log.assert_no_gap()
     # (The tempo estimate is checked in test_midi_clock_tempo_estimate.)
-    # Each tick ran soon after its pulse left the peer (one JACK cycle, plus polling).
+    # Each tick ran soon after its pulse left the peer: within two cycles of the server's own
+    # period (the peer's and livegen's) and the engine's 5 ms (polling, step), one period
+    # more where jackd logged an overrun meanwhile. A tick one pulse (25 ms) off fails.
+    overran = xruns.count()
+    bound = 2 * jack_period + 0.005 + xruns.slack(jack_period)
     tick_pulses = pulse_times[::6]
     delay = [start - tick_pulses[n] for n, start, _ in log.rows]
-    assert min(delay) > 0 and max(delay) <= 2 * JACK_PERIOD + 0.005, np.round(delay, 4)
+    assert min(delay) > 0 and max(delay) <= bound, (np.round(delay, 4), bound, overran)
     got = note_events(report["received"])
     ons = [e for e in got if e[1] == "on"]
     assert ons, "no answer before the Stop"
     # The answer's notes leave on ticks: shortly after a tick's pulse, never between.
     for t, *_ in ons:
         k = int(np.searchsorted(tick_pulses, t)) - 1
-        assert 0 <= t - tick_pulses[k] <= 2 * JACK_PERIOD + 0.005, (t, k)
+        assert 0 <= t - tick_pulses[k] <= bound, (t, k, bound, overran)
     # Stop: every note ends at once, and nothing is struck after it.
     at_stop = sounding_at(got, t_stop)
     offs_after = [e for e in got if e[1] == "off" and e[0] > t_stop]
@@ -394,7 +401,9 @@ def test_follows_midi_clock_and_stop_ends_its_notes(session, peer, thread_errors
     print(
         f"\nMIDI clock {bpm} BPM: {snap.tick + 1} ticks from {pulses} pulses, tempo estimate "
         f"{snap.bpm:.2f} BPM; tick after its pulse p50 {ms(pct(delay, 50))} max "
-        f"{ms(max(delay))}; {len(ons)} notes, {sorted(at_stop)} sounding at Stop, offs "
+        f"{ms(max(delay))} (bound {ms(bound)}: JACK period {ms(jack_period)}, {overran} "
+        f"xruns logged{', one period added' if overran else ''}); {len(ons)} notes, "
+        f"{sorted(at_stop)} sounding at Stop, offs "
         f"{[round((e[0] - t_stop) * 1000, 1) for e in offs_after]} ms after it"
     )
 
