@@ -114,24 +114,24 @@ def test_unwritable_output(tiny_ckpt, tmp_path, capsys):
 
 @pytest.fixture
 def panel_run(monkeypatch, tmp_path):
-    """Bare ``livegen`` with the session on fake ports and the app not run: what it built."""
-    from livegen import live
+    """Bare ``livegen`` with a fake engine client and the app not run: what it built."""
+    from livegen.client import EngineClient
     from livegen.tui import launch as tui_launch
-    from tests.tui.helpers import fake_session
+    from tests.tui.helpers import FakeEngineClient
 
     monkeypatch.setenv("LIVEGEN_CONFIG_DIR", str(tmp_path / "config"))
     built: dict = {}
 
-    def open_session(cfg, *, start_jack=False):
+    def open_engine(cfg, *, start_jack=False):
         built.update(cfg=cfg, start_jack=start_jack)
-        return fake_session(temperature=cfg.temperature, mode=cfg.mode, bpm=cfg.bpm)
+        return FakeEngineClient(temperature=cfg.temperature, mode=cfg.mode, bpm=cfg.bpm)
 
     def run_panel(app):
         built["app"] = app
         app.shutdown()
         return 0
 
-    monkeypatch.setattr(live, "open_session", open_session)
+    monkeypatch.setattr(EngineClient, "open", open_engine)
     monkeypatch.setattr(tui_launch, "run_panel", run_panel)
     return built
 
