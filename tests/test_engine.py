@@ -593,8 +593,10 @@ def test_ticks_keep_fixed_deadlines_and_a_stall_is_counted_not_rushed():
         if n != after_stall:
             assert deadline(n) <= t < deadline(n) + 0.0005, (n, t - deadline(n))
     assert [n for n, _ in starts][:10] == list(range(10))
-    skipped = {n for n, _ in starts}
-    assert {11, 12, 13} - skipped == {11, 12, 13}  # rushed ticks would run late, one by one
+    started = {n for n, _ in starts}
+    # The stall came while waiting for tick 10: the ticks it swallowed are skipped, not
+    # rushed out late one after another.
+    assert {10, 11, 12}.isdisjoint(started) and 13 in started
     assert engine.late_ticks >= 3
 
 
