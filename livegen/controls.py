@@ -77,6 +77,7 @@ CC_RANGES: dict[Control, Limit] = {
     Control.BPM: Limit(40.0, 240.0, 0.5),
     Control.RESPONSE_BARS: Limit(0.0, 8.0, 0.5),
 }
+_CONTINUOUS = {c.value: c for c in CC_RANGES}
 VELOCITIES = ("model", "player", "fixed")
 # What a CC can be mapped to: the continuous controls above, and triggers (press >= 64).
 CC_TRIGGERS = (
@@ -192,8 +193,8 @@ class CcMap:
         name = self.by_number.get(number)
         if name is None:
             return None
-        if name in Control._value2member_map_:
-            control = Control(name)
+        control = _CONTINUOUS.get(name)  # "mode" is a trigger here (next mode), not a value
+        if control is not None:
             return Set(control, CC_RANGES[control].from_cc(value))
         was_high = number in self._high
         if value >= 64:
