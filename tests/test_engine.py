@@ -548,7 +548,10 @@ def test_an_exception_in_a_tick_ends_the_session_with_every_note_off():
 def test_close_from_another_thread_ends_notes_and_the_loop():
     engine, ports = make(mode="free", bpm=240)
     engine.start()
-    time.sleep(0.5)
+    deadline = time.monotonic() + 20  # a bound on a hang, not a timing claim
+    while engine.snapshot().tick <= 5 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert note_ons(ports.sent), "nothing was sounding to end"
     closer = threading.Thread(target=engine.close)
     closer.start()
     closer.join(5)

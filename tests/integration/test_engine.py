@@ -417,7 +417,7 @@ def test_midi_clock_tempo_estimate(session, peer, thread_errors):
     p.wait()
     wait_for(lambda: engine.snapshot().phase == "stopped", 3, "the Stop")
     snap = engine.snapshot()
-    stamps = list(engine.follower._stamps)
+    stamps = list(engine.clock.follower._stamps)
     gaps = [b - a for a, b in zip(stamps, stamps[1:], strict=False)]
     intervals = collections.Counter(round(x * 1000, 1) for x in gaps)
     engine.close()
