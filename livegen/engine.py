@@ -41,6 +41,7 @@ from livegen.device import resolve_device
 from livegen.errors import EngineError
 from livegen.hearing import Hearing
 from livegen.live_config import LiveConfig
+from livegen.midi_io import lost_message
 from livegen.modes import End, Modes
 from livegen.notes import EMPTY_TICK, Tick, notes_to_ticks
 from livegen.player import Mark, Player
@@ -264,7 +265,7 @@ class Engine:
         self._next_alive = t + ALIVE_EVERY
         if not self.ports.alive():
             self.scheduler.all_off()  # best effort: the port may already be gone
-            raise EngineError(_lost_message(self.ports))
+            raise EngineError(lost_message(self.ports))
 
     # ---- one tick -----------------------------------------------------------------------
     def tick(self, inbox: list[tuple[float, mido.Message]] | None = None) -> None:
@@ -576,14 +577,3 @@ class Engine:
                 self.history.record(self.n, self.player.heard)
                 self.n += 1
         self.player.cancel()  # nothing of the primer sounds live
-
-
-def _lost_message(ports: Any) -> str:
-    info = getattr(ports, "info", None)
-    if info is not None and info.backend == "jack":
-        from livegen import jack
-
-        if jack.server_running(info.jack_server) is False:
-            return "the JACK server stopped: livegen's ports are gone (notes were ended)"
-    name = f"{info.in_name!r} / {info.out_name!r}" if info is not None else "the MIDI ports"
-    return f"MIDI port lost: {name} disappeared mid-session (notes were ended where possible)"

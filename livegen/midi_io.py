@@ -354,6 +354,20 @@ class Ports:
         return f"Ports({kind} {i.in_name!r} -> {i.out_name!r} on {_LABEL[i.backend]})"
 
 
+def lost_message(ports: Ports) -> str:
+    """Why the session ended when ``ports.alive()`` turned False: the JACK server, or a port.
+
+    ``ports`` may be any object with the engine's port interface (a test's fake has no
+    ``info``): the message then names no port.
+    """
+    info = getattr(ports, "info", None)
+    on_jack = info is not None and info.backend == "jack"
+    if on_jack and jack.server_running(info.jack_server) is False:
+        return "the JACK server stopped: livegen's ports are gone (notes were ended)"
+    name = f"{info.in_name!r} / {info.out_name!r}" if info is not None else "the MIDI ports"
+    return f"MIDI port lost: {name} disappeared mid-session (notes were ended where possible)"
+
+
 def _still_listed(name: str, names: list[str], backend: str) -> bool:
     if name in names:
         return True
