@@ -148,13 +148,17 @@ class Player:
                 self.heard_anything = True
         self.plan = None
         self.ticks += 1
+        # livegen's notes the model no longer hears (merged away by the codec, or released
+        # by the musician's release of the same pitch): it would never end them. End them now.
+        lost = Tick(offs=tuple(sorted(self.sounding - self.stream.hears())))
+        self.sounding.difference_update(lost.offs)
         if not play or not self.heard_anything:
-            return EMPTY_TICK
+            return lost
         self.plan = self._plan()
         tick = self.plan.tick
         self.sounding.difference_update(tick.offs)
         self.sounding.update(p for p, _ in tick.ons)
-        return tick
+        return lost.merge(tick) if lost else tick
 
     def _feed(self, token: Token, state) -> torch.Tensor:
         if self.frames:

@@ -198,3 +198,27 @@ def test_key_mask_limits_the_pitches():
     answers = listen_then_play(player, 4 * n_play("poly"))
     struck = {p for tick in answers for p, _ in tick.ons}
     assert struck and struck <= set(c_major)
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+@pytest.mark.parametrize("seed", range(3))
+def test_livegen_ends_every_note_the_model_no_longer_hears(name, seed):
+    """Accompanying in one stream: the musician's notes can mask livegen's (the melody codec
+    keeps the top note; releasing a shared pitch ends it for the model). Such a note must
+    end at once, not hang until accompaniment stops."""
+    player = make_player(name, seed=seed)
+    sounding: set[int] = set()  # livegen's notes as sent, replayed from what step returns
+    melody = [72, 76, 79, 84, 67, 71, 74, 60]
+    for n in range(48):
+        p = melody[n // 2 % len(melody)]
+        if n % 2 == 0:
+            heard = Tick(offs=(melody[(n // 2 - 1) % len(melody)],) if n else (), ons=((p, 90),))
+        else:
+            heard = EMPTY_TICK
+        answer = player.step(heard, play=True)
+        # What livegen has sounded so far (this answer's strikes are still to come) and keeps
+        # sounding must be what the model hears sounding after this tick.
+        kept = sounding - set(answer.offs)
+        assert kept <= player.stream.hears(), (n, kept, player.stream.hears())
+        sounding = kept | {q for q, _ in answer.ons}
+        assert sounding == player.sounding

@@ -87,6 +87,14 @@ class CodecStream(ABC):
     def answer(self) -> Tick:
         """The note events of the answered tick (after ``accept`` said FINAL or DROP)."""
 
+    @abstractmethod
+    def hears(self) -> set[int]:
+        """The pitches the stream takes as sounding now (folded into the codec's range).
+
+        A note struck but no longer here (the melody codec keeps only the top note; a
+        musician's release of the same pitch ends it) is one the model will never release.
+        """
+
     def copy(self) -> CodecStream:
         return copy.deepcopy(self)
 

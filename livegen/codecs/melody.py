@@ -106,6 +106,9 @@ class MelodyStream(CodecStream):
     def begin(self) -> None:
         self._token = None
 
+    def hears(self) -> set[int]:
+        return set() if self.melody is None else {self.melody}
+
     def mask(self) -> np.ndarray | None:
         return None if self.melody is not None else self.codec.silent_mask
 

@@ -194,6 +194,9 @@ class PerformanceStream(CodecStream):
         self.vbin = vbin
         return tokens
 
+    def hears(self) -> set[int]:
+        return set(self.sounding)
+
     def begin(self) -> None:
         self._need = self.t - self.last  # in 1..max_shift: listen never lets a gap grow past it
         self._phase, self._events, self._offs, self._ons = _START, 0, [], []

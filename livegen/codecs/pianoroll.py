@@ -119,6 +119,9 @@ class PianorollStream(CodecStream):
             sounding.add(p if low <= p <= high else fold_pitch(p, low, high))
         return [tuple(sorted(p - low for p in sounding))]
 
+    def hears(self) -> set[int]:
+        return set(self.sounding)
+
     def begin(self) -> None:
         self._frame = None
 

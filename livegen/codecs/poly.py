@@ -113,6 +113,9 @@ class PolyStream(CodecStream):
         on, hold = codec.on_token, codec.hold_token
         return [*(on[p] for p in new), *(hold[p] for p in held), codec.step]
 
+    def hears(self) -> set[int]:
+        return set(self.sounding)
+
     def begin(self) -> None:
         self._ons, self._holds, self._done, self._mask = [], [], False, None
 
