@@ -86,6 +86,11 @@ def serve(conn: Any, cfg: Any, start_jack: bool = False, opener: Opener | None =
     for sig in (signal.SIGTERM, signal.SIGHUP):
         signal.signal(sig, lambda signum, frame: ended.set())
     try:
+        from livegen.threads import limit_threads
+
+        # Before anything steps the model (the int8 check, priming): one BLAS and torch
+        # thread, whatever this process imported first.
+        limit_threads(1)
         if opener is None:
             from livegen.live import open_session as opener
         session = opener(cfg, start_jack=start_jack)
