@@ -8,17 +8,27 @@ when it is built, in the caller's thread, against :data:`LIMITS`, the one place 
 lives (the panel's +/- keys, the CC ranges and the config check read it too). Commands
 are plain frozen values, so they cross a process boundary as they are.
 
+:class:`Settings` is the session's settings as one frozen value, and :func:`apply` says what
+a command does to them: the new settings, and the :class:`Effect` the engine must carry out
+(end livegen's notes, panic, stop, switch model...). Both are pure, so what every command
+means is tested without an engine; the engine only hands each changed setting to the part
+that acts on it (sampler, clock, key mask, modes) and carries out the effect.
+
 :class:`CcMap` turns the CCs the engine hears into the same commands.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from enum import Enum
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from livegen.modes import Mode
 from livegen.scales import parse_key
+
+if TYPE_CHECKING:
+    from livegen.live_config import LiveConfig  # it imports this module: no cycle at run time
 
 
 class Control(str, Enum):
@@ -163,6 +173,67 @@ class Learn:
 
 
 Command = Set | Do | SwitchModel | Learn
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """What the session's controls are set to; :func:`apply` makes the next one."""
+
+    temperature: float = 0.9
+    bpm: float = 120.0  # the internal clock's tempo (a followed MIDI clock ignores it)
+    response_bars: float = 2.0
+    channel: int = 0  # livegen's notes go out here from the end of the tick that set it
+    latency_ms: float = 0.0
+    mode: Mode = Mode.CONTINUE
+    passthrough: bool = False
+    velocity: str = "model"
+    key: str | None = None  # the key lock, or None
+
+    @classmethod
+    def of(cls, cfg: LiveConfig) -> Settings:
+        """A session's settings as its config starts them."""
+        values = {f.name: getattr(cfg, f.name) for f in dataclasses.fields(cls)}
+        return cls(**{**values, "mode": Mode(cfg.mode)})
+
+
+@dataclass(frozen=True, slots=True)
+class Effect:
+    """What a command asks for beyond its settings; the engine carries it out at the tick."""
+
+    ends_notes: bool = False  # livegen's notes end at this tick (new mode or channel, stop...)
+    action: Action | None = None  # play, stop, end_call, panic, reset or regenerate (resolved)
+    switch: SwitchModel | None = None  # load and warm this model
+    learn: Learn | None = None  # map the next CC
+
+
+NOTHING = Effect()
+ENDING = frozenset({Action.PANIC, Action.RESET, Action.STOP})  # actions that end livegen's notes
+
+
+def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Settings, Effect]:
+    """What ``command`` does: the new settings and what else must happen.
+
+    ``playing`` is whether livegen plays now (a toggle stops it then, else plays). A toggle
+    and the next mode resolve here, so the engine sees only settings and plain actions. A
+    change of mode or channel ends livegen's notes (they end on the channel they began on).
+    """
+    if isinstance(command, Set):
+        name = command.control.value
+        changed = getattr(settings, name) != command.value
+        ends = changed and command.control in (Control.MODE, Control.CHANNEL)
+        return dataclasses.replace(settings, **{name: command.value}), Effect(
+            True
+        ) if ends else NOTHING
+    if isinstance(command, Do):
+        action = command.action
+        if action is Action.NEXT_MODE:
+            return dataclasses.replace(settings, mode=settings.mode.next()), Effect(ends_notes=True)
+        if action is Action.TOGGLE:
+            action = Action.STOP if playing else Action.PLAY
+        return settings, Effect(ends_notes=action in ENDING, action=action)
+    if isinstance(command, SwitchModel):
+        return settings, Effect(switch=command)
+    return settings, Effect(learn=command)
 
 
 class CcMap:

@@ -36,7 +36,7 @@ import torch
 
 from livegen.checkpoint import Loaded
 from livegen.clock import ClockEvent, InternalClock, InternalTicks, MidiTicks
-from livegen.controls import Action, CcMap, Command, Control, Do, Learn, Set, SwitchModel
+from livegen.controls import Action, CcMap, Command, Settings, apply
 from livegen.device import resolve_device
 from livegen.errors import EngineError
 from livegen.hearing import Hearing
@@ -57,7 +57,7 @@ ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free
 RECENT_BARS = 8  # notes kept for the panel's piano roll
 STATS = 512  # step latencies kept for p50/p99
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
-ENDING = (Action.PANIC, Action.RESET, Action.STOP)  # actions that end livegen's notes
+AFTER_STEP = (Action.PANIC, Action.RESET, Action.REGENERATE)  # done once the step is made
 
 
 class Engine:
@@ -83,10 +83,10 @@ class Engine:
         self.ports = ports
         self._now = now
         self.device = resolve_device(cfg.device)
+        self.settings = Settings.of(cfg)
         self.sampler = Sampler(cfg.temperature, cfg.top_p, cfg.seed)
         self.scheduler = Scheduler(ports.send)
         self.loaded = loaded
-        self.key = cfg.key
         self.player = self._player(loaded)
         self.tpq = tpq = loaded.codec.ticks_per_quarter
         if cfg.clock == "midi":
@@ -99,10 +99,7 @@ class Engine:
         self.hearing = Hearing(cfg.fixed_velocity)
         self.modes = Modes(cfg.mode, silence_ticks=cfg.silence_ticks, ticks_per_bar=self._bar())
         self.cc = CcMap(cfg.cc)
-        self.response_bars = cfg.response_bars
-        self.channel = self._next_channel = cfg.channel
-        self.passthrough = cfg.passthrough
-        self.velocity = cfg.velocity
+        self.channel = cfg.channel  # where livegen's notes sound (settings.channel: where next)
         self.history = History(tpq, WARM_BARS * cfg.beats_per_bar)
         self.switcher = Switcher(self.history, self._player, loader)
         self.roll = PianoRoll(RECENT_BARS * self._bar())
@@ -239,7 +236,7 @@ class Engine:
             if kind in CLOCK_TYPES:
                 self.clock.feed(stamp, msg)
                 continue
-            if self.passthrough and kind in ("note_on", "note_off"):
+            if self.settings.passthrough and kind in ("note_on", "note_off"):
                 self._pass_through(msg)
             self._inbox.append((stamp, msg))
 
@@ -286,8 +283,9 @@ class Engine:
         self.roll.record(heard.tick, n, YOU)
         for number, value in heard.ccs:
             self._control_change(number, value)
-        ending, after = self._apply_commands()
-        decision = self.modes.decide(n, heard.struck, self.hearing.sounding, self.response_bars)
+        ending, after = self._apply_commands(n)
+        bars = self.settings.response_bars
+        decision = self.modes.decide(n, heard.struck, self.hearing.sounding, bars)
         play = decision.play and not (ending or after)
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -299,7 +297,7 @@ class Engine:
             self._schedule(n + 1, answer)
             if ending or decision.end is End.NOTES:
                 self._end_own_notes(n)
-                self.channel = self._next_channel  # the old notes end on the old channel
+                self.channel = self.settings.channel  # the old notes end on the old channel
             for action in after:
                 self._after_step(action, n)
             if decision.end is End.BEGIN and play:
@@ -346,8 +344,8 @@ class Engine:
         elif number not in self.cc.by_number:
             self.ignored_input += 1
 
-    def _apply_commands(self) -> tuple[bool, list[Action]]:
-        """Apply every queued command, in order.
+    def _apply_commands(self, n: int) -> tuple[bool, list[Action]]:
+        """Apply every queued command, in order (controls.apply says what each one means).
 
         Returns whether livegen's notes end at this tick (a mode or channel change, stop,
         panic, reset), and the actions to finish after this tick's step.
@@ -357,65 +355,46 @@ class Engine:
         commands = self._commands
         while commands:
             seq, cmd = commands.popleft()
-            if isinstance(cmd, Set):
-                ending |= self._set(cmd.control, cmd.value)
-            elif isinstance(cmd, Do):
-                action = self._resolve(cmd.action)
-                if action is Action.NEXT_MODE:
-                    ending = True
-                elif action is not None:
-                    ending |= action in ENDING
-                    after.append(action)
-            elif isinstance(cmd, SwitchModel):
-                self.switcher.request(cmd.target)
-            elif isinstance(cmd, Learn):
-                self.cc.learn(cmd.control)
+            old = self.settings
+            self.settings, effect = apply(old, cmd, playing=self.modes.playing)
+            if self.settings is not old:
+                self._propagate(old, self.settings)
+            ending |= effect.ends_notes
+            if effect.action is not None:
+                self._act(effect.action, n)
+                if effect.action in AFTER_STEP:
+                    after.append(effect.action)
+            if effect.switch is not None:
+                self.switcher.request(effect.switch.target)
+            if effect.learn is not None:
+                self.cc.learn(effect.learn.control)
             self._applied = max(self._applied, seq)
         return ending, after
 
-    def _set(self, control: Control, value: Any) -> bool:
-        """Set one control; True when livegen's notes must end (mode, channel)."""
-        if control is Control.TEMPERATURE:
-            self.sampler.temperature = value
-        elif control is Control.BPM:
-            self.clock.set_tempo(value)
-        elif control is Control.RESPONSE_BARS:
-            self.response_bars = value
-        elif control is Control.CHANNEL:
-            self._next_channel = value
-            return value != self.channel
-        elif control is Control.LATENCY_MS:
-            self.clock.latency = value / 1000.0
-        elif control is Control.MODE:
-            return self.modes.set_mode(value)
-        elif control is Control.PASSTHROUGH:
-            self.passthrough = value
-        elif control is Control.VELOCITY:
-            self.velocity = value
-        elif control is Control.KEY:
-            self.key = value
-            self.player.set_key_mask(key_pitches(value))
-        return False
+    def _propagate(self, old: Settings, new: Settings) -> None:
+        """Hand each changed setting to the part that acts on it."""
+        if new.temperature != old.temperature:
+            self.sampler.temperature = new.temperature
+        if new.bpm != old.bpm:
+            self.clock.set_tempo(new.bpm)
+        if new.latency_ms != old.latency_ms:
+            self.clock.latency = new.latency_ms / 1000.0
+        if new.mode is not old.mode:
+            self.modes.set_mode(new.mode)
+        if new.key != old.key:
+            self.player.set_key_mask(key_pitches(new.key))
 
-    def _resolve(self, action: Action) -> Action | None:
-        """Carry out what acts before the step; return what must wait until after it."""
+    def _act(self, action: Action, n: int) -> None:
+        """What an action changes before the step: the modes' phase."""
         modes = self.modes
-        if action is Action.TOGGLE:
-            action = Action.STOP if modes.playing else Action.PLAY
-        if action is Action.NEXT_MODE:
-            return action if modes.set_mode(modes.mode.next()) else None
         if action is Action.PLAY:
             modes.play()
-            return None
-        if action is Action.END_CALL:
-            modes.end_call(self.n)
-            return None
-        if action in ENDING:
-            if action is Action.STOP:
-                modes.stop()
-            else:
-                modes.interrupt()
-        return action
+        elif action is Action.STOP:
+            modes.stop()
+        elif action is Action.END_CALL:
+            modes.end_call(n)
+        elif action in (Action.PANIC, Action.RESET):
+            modes.interrupt()
 
     def _after_step(self, action: Action, n: int) -> None:
         if action is Action.PANIC:
@@ -438,16 +417,17 @@ class Engine:
         self._schedule(n + 1, self.player.rewind(self._answer_mark))
 
     def _velocity_override(self) -> int | None:
-        if self.velocity == "player":
+        velocity = self.settings.velocity
+        if velocity == "player":
             return self.hearing.velocity
-        if self.velocity == "fixed" or not self.loaded.codec.carries_velocity:
+        if velocity == "fixed" or not self.loaded.codec.carries_velocity:
             return self.cfg.fixed_velocity
         return None
 
     # ---- model switch -------------------------------------------------------------------
     def _player(self, loaded: Loaded) -> Player:
         player = Player(loaded.model, loaded.codec, self.sampler, self.device, self.cfg.precision)
-        player.set_key_mask(key_pitches(self.key))
+        player.set_key_mask(key_pitches(self.settings.key))
         return player
 
     def _take_switch(self, n: int) -> None:
@@ -525,11 +505,11 @@ class Engine:
             model=self.loaded.path.stem,
             codec=self._codec_text,
             step_path=self._step_path,
-            response_bars=self.response_bars,
+            response_bars=self.settings.response_bars,
             channel=self.channel,
-            key=self.key,
-            passthrough=self.passthrough,
-            velocity=self.velocity,
+            key=self.settings.key,
+            passthrough=self.settings.passthrough,
+            velocity=self.settings.velocity,
             latency_ms=self.clock.latency * 1000.0,
             step_p50_us=self._p50,
             step_p99_us=self._p99,

@@ -12,15 +12,20 @@ from livegen.controls import (
     CC_RANGES,
     CC_TRIGGERS,
     LIMITS,
+    NOTHING,
     VELOCITIES,
     Action,
     CcMap,
     Control,
     Do,
+    Effect,
     Learn,
     Set,
+    Settings,
     SwitchModel,
+    apply,
 )
+from livegen.live_config import LiveConfig
 from livegen.modes import Mode
 
 
@@ -187,3 +192,74 @@ def test_commands_cross_a_process_boundary_as_they_are(command):
 def test_commands_are_frozen():
     with pytest.raises(dataclasses.FrozenInstanceError):
         Set(Control.BPM, 100).value = 1000
+
+
+# ---- what a command does to the session's settings ---------------------------------------------
+def test_settings_start_as_the_config_says():
+    cfg = LiveConfig(mode="free", temperature=0.5, channel=3, key="D dorian", velocity="fixed")
+    settings = Settings.of(cfg)
+    assert settings.mode is Mode.FREE and settings.channel == 3 and settings.key == "D dorian"
+    assert (settings.temperature, settings.velocity, settings.bpm) == (0.5, "fixed", cfg.bpm)
+    assert Settings.of(LiveConfig()) == Settings()  # the same defaults in both places
+
+
+@pytest.mark.parametrize(
+    ("control", "value"),
+    [
+        (Control.TEMPERATURE, 0.3),
+        (Control.BPM, 96),
+        (Control.RESPONSE_BARS, 4),
+        (Control.LATENCY_MS, -5),
+        (Control.PASSTHROUGH, True),
+        (Control.VELOCITY, "player"),
+        (Control.KEY, "A minor"),
+    ],
+)
+def test_a_setting_changes_only_itself_and_livegen_plays_on(control, value):
+    before = Settings()
+    after, effect = apply(before, Set(control, value), playing=True)
+    assert getattr(after, control.value) == Set(control, value).value
+    assert dataclasses.replace(after, **{control.value: getattr(before, control.value)}) == before
+    assert effect is NOTHING
+
+
+@pytest.mark.parametrize(("control", "other"), [(Control.MODE, "free"), (Control.CHANNEL, 5)])
+def test_a_new_mode_or_channel_ends_livegens_notes_and_the_same_one_does_not(control, other):
+    before = Settings()
+    after, effect = apply(before, Set(control, other), playing=True)
+    assert getattr(after, control.value) == other and effect.ends_notes
+    same = getattr(before, control.value)
+    assert apply(before, Set(control, same), playing=True) == (before, NOTHING)
+
+
+def test_next_mode_goes_round_every_mode_ending_the_notes_each_time():
+    settings, seen = Settings(), []
+    for _ in Mode:
+        settings, effect = apply(settings, Do(Action.NEXT_MODE), playing=True)
+        assert effect == Effect(ends_notes=True)
+        seen.append(settings.mode)
+    assert seen == [Mode.ACCOMPANY, Mode.FREE, Mode.CONTINUE]
+
+
+@pytest.mark.parametrize(("playing", "action"), [(True, Action.STOP), (False, Action.PLAY)])
+def test_toggle_resolves_to_stop_or_play(playing, action):
+    settings, effect = apply(Settings(), Do(Action.TOGGLE), playing=playing)
+    assert settings == Settings() and effect.action is action
+    assert effect.ends_notes is (action is Action.STOP)
+
+
+@pytest.mark.parametrize(
+    "action", [a for a in Action if a not in (Action.TOGGLE, Action.NEXT_MODE)]
+)
+def test_an_action_leaves_the_settings_and_ends_notes_only_when_it_must(action):
+    before = Settings()
+    after, effect = apply(before, Do(action), playing=True)
+    assert after is before and effect.action is action
+    assert effect.ends_notes is (action in (Action.PANIC, Action.RESET, Action.STOP))
+
+
+def test_a_switch_or_a_learn_is_passed_on_untouched():
+    before = Settings()
+    switch, learn = SwitchModel("chorale_poly"), Learn("temperature")
+    assert apply(before, switch, playing=True) == (before, Effect(switch=switch))
+    assert apply(before, learn, playing=False) == (before, Effect(learn=learn))
