@@ -20,8 +20,12 @@ import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import mido
+
+if TYPE_CHECKING:
+    from livegen.switch import Regrid
 
 PPQN = 24  # MIDI clock pulses per quarter note
 SPIN = 0.001  # sleep until this long before a deadline, then spin
@@ -100,16 +104,16 @@ class InternalClock:
         self._bpm = float(bpm)
         self._period = period
 
-    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
-        """Tick ``n`` of this grid is tick ``m`` of a grid of ``ticks_per_quarter`` (a switch).
+    def regrid(self, regrid: Regrid) -> None:
+        """Tick ``regrid.n`` of this grid is tick ``regrid.m`` of the new one (a switch).
 
         The time of the boundary stays where it was, so the beat does not move.
         """
-        at = self.deadline(n)
-        self.ticks_per_quarter = ticks_per_quarter
-        self._period = tick_period(self._bpm, ticks_per_quarter)
-        self._anchor_time, self._anchor_tick = at, m
-        self.last_tick = m - 1
+        at = self.deadline(regrid.n)
+        self.ticks_per_quarter = regrid.new
+        self._period = tick_period(self._bpm, regrid.new)
+        self._anchor_time, self._anchor_tick = at, regrid.m
+        self.last_tick = regrid.m - 1
 
     def deadline(self, n: int) -> float:
         """When tick ``n`` is due (perf_counter seconds)."""
@@ -343,12 +347,12 @@ class InternalTicks:
     def deadline(self, n: int) -> float:
         return self.clock.deadline(n)
 
-    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
-        self.clock.regrid(n, m, ticks_per_quarter)
+    def regrid(self, regrid: Regrid) -> None:
+        self.clock.regrid(regrid)
         if self._sender is not None:
             self._sender = ClockSender(self.clock)
             self._pulses = deque(p for p in self._pulses if p[1] is not ClockSender.CLOCK)
-            self._scheduled = m - 1
+            self._scheduled = regrid.m - 1
 
 
 class MidiTicks:
@@ -402,7 +406,7 @@ class MidiTicks:
             self._sleep(POLL)
         return None
 
-    def regrid(self, n: int, m: int, ticks_per_quarter: int) -> None:
+    def regrid(self, regrid: Regrid) -> None:
         follower = self.follower
-        follower.ticks_per_quarter = ticks_per_quarter
-        follower.pulses_per_tick = pulses_per_tick(ticks_per_quarter)
+        follower.ticks_per_quarter = regrid.new
+        follower.pulses_per_tick = pulses_per_tick(regrid.new)

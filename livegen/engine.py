@@ -50,7 +50,7 @@ from livegen.sampling import Sampler
 from livegen.scales import key_pitches
 from livegen.scheduler import OWN, Scheduler
 from livegen.snapshot import LIVEGEN, YOU, PianoRoll, Snapshot
-from livegen.switch import WARM_BARS, History, Prepared, Switcher, catch_up
+from livegen.switch import WARM_BARS, History, Prepared, Regrid, Switcher, catch_up
 
 LATE = 0.002  # a tick sent more than this after its deadline counts as late
 ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free)
@@ -438,31 +438,26 @@ class Engine:
         if isinstance(prepared, str):
             self._notice(prepared)
             return
-        new_tpq = prepared.loaded.codec.ticks_per_quarter
-        if (n * new_tpq) % self.tpq:
+        regrid = Regrid(n, self.tpq, prepared.loaded.codec.ticks_per_quarter)
+        if not regrid.exact:
             self.switcher.put_back(prepared)  # another grid: wait for a tick both grids share
             return
-        self._install(prepared, n)
+        self._install(prepared, regrid)
 
-    def _install(self, prepared: Prepared, n: int) -> None:
-        """Catch the warmed Player up and hand it the session at tick ``n``.
+    def _install(self, prepared: Prepared, regrid: Regrid) -> None:
+        """Catch the warmed Player up and hand it the session at tick ``regrid.n``.
 
         The old model's plan for this tick already went out: the new Player hears it as
         part of this tick, and the old notes are released at the next tick (the new
-        Player hears those releases too), so its state matches what sounded.
+        Player hears those releases too), so its state matches what sounded. A model of
+        another grid renumbers every tick the session holds, from here on.
         """
-        catch_up(prepared, self.history, n / self.tpq)
-        old_tpq, new_tpq = self.tpq, prepared.loaded.codec.ticks_per_quarter
-        if new_tpq != old_tpq:
-            m = n * new_tpq // old_tpq
-            self.clock.regrid(n, m, new_tpq)
-            self.scheduler.retime(lambda t: m + -(-(t - n) * new_tpq // old_tpq))
-            self.roll.regrid(n, m, old_tpq, new_tpq)
-            self.history.regrid(new_tpq)
-            self.tpq, self.n = new_tpq, m
-            bar = self.cfg.beats_per_bar * new_tpq
-            self.modes.retime(lambda t: m + (t - n) * new_tpq // old_tpq, bar)
-            n = m
+        catch_up(prepared, self.history, regrid.n / self.tpq)
+        if regrid.new != regrid.old:
+            for part in (self.clock, self.scheduler, self.roll, self.history, self.modes):
+                part.regrid(regrid)
+            self.tpq, self.n = regrid.new, regrid.m
+        n = self.n
         old = self.player
         self._adopt = old.plan.tick if old.plan is not None else EMPTY_TICK
         offs = old.cancel()

@@ -18,6 +18,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from livegen.switch import Regrid
 
 
 class Mode(str, Enum):
@@ -122,12 +126,13 @@ class Modes:
         self.phase = Phase.ANSWERING
         return True
 
-    def retime(self, moved, ticks_per_bar: int) -> None:
-        """The ticks are renumbered (a model of another grid): ``moved(t)`` is tick t's number."""
+    def regrid(self, regrid: Regrid) -> None:
+        """The ticks are renumbered (a model of another grid): ``regrid(t)`` is tick t's number."""
         if self.last_heard > -(10**9):
-            self.last_heard = moved(self.last_heard)
+            self.last_heard = regrid(self.last_heard)
         if self.call_start is not None:
-            self.call_start = moved(self.call_start)
+            self.call_start = regrid(self.call_start)
+        ticks_per_bar = regrid.length(self.ticks_per_bar)
         scale = ticks_per_bar / self.ticks_per_bar
         self.answer_len = round(self.answer_len * scale)
         self.answer_left = round(self.answer_left * scale)

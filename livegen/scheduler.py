@@ -12,10 +12,14 @@ from __future__ import annotations
 import heapq
 import threading
 from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING
 
 import mido
 
 from livegen.notes import Tick
+
+if TYPE_CHECKING:
+    from livegen.switch import Regrid
 
 _OFF, _ON = 0, 1  # heap order within a tick: releases first, then strikes
 OWN, THRU = 1, 2  # who holds a key: livegen's own notes, the musician's pass-through
@@ -156,10 +160,11 @@ class Scheduler:
             self._heap = [e for e in self._heap if e[1] not in drop]
             heapq.heapify(self._heap)
 
-    def retime(self, moved: Callable[[int], int]) -> None:
-        """Pending events move to tick ``moved(t)`` (the ticks were renumbered: a new grid)."""
+    def regrid(self, regrid: Regrid) -> None:
+        """The ticks are renumbered (a new grid): pending events move to the new line at or
+        after their tick, never earlier."""
         with self._lock:
-            self._heap = [(moved(e[0]), *e[1:]) for e in self._heap]
+            self._heap = [(regrid.later(e[0]), *e[1:]) for e in self._heap]
             heapq.heapify(self._heap)
 
     def open_notes(self) -> list[tuple[int, int]]:

@@ -10,8 +10,12 @@ from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from livegen.notes import Tick
+
+if TYPE_CHECKING:
+    from livegen.switch import Regrid
 
 YOU, LIVEGEN = "in", "out"  # the two sources of notes on the piano roll
 
@@ -116,14 +120,14 @@ class PianoRoll:
         for key in [k for k in self._open if k[0] == source]:
             self._open.pop(key)[2] = at
 
-    def regrid(self, n: int, m: int, old_tpq: int, new_tpq: int) -> None:
-        """Tick ``n`` is now tick ``m`` of a grid of ``new_tpq`` (a model of another grid)."""
+    def regrid(self, regrid: Regrid) -> None:
+        """The ticks are renumbered (a model of another grid): spans move with them."""
         self._changed = True
-        self.horizon = self.horizon * new_tpq // old_tpq
+        self.horizon = regrid.length(self.horizon)
         for span in self._spans:
-            span[1] = m + (span[1] - n) * new_tpq // old_tpq
+            span[1] = regrid(span[1])
             if span[2] is not None:
-                span[2] = m + (span[2] - n) * new_tpq // old_tpq
+                span[2] = regrid(span[2])
 
     def spans(self, n: int) -> tuple[NoteSpan, ...]:
         if self._changed:

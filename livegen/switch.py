@@ -8,7 +8,9 @@ out on any grid.
 :class:`Switcher` owns one worker thread: it loads the requested model, builds its Player
 and warms it on the history, so no tick waits for any of that. The engine takes the
 prepared Player at the start of a tick (:meth:`Switcher.take`), catches it up on what
-sounded while it warmed (:func:`catch_up`), and hands it the session.
+sounded while it warmed (:func:`catch_up`), and hands it the session. A model of another
+tick grid takes over at a tick both grids share; :class:`Regrid` then says how every tick
+the session holds is renumbered.
 """
 
 from __future__ import annotations
@@ -65,15 +67,50 @@ class History:
             while notes and notes[0][2] is not None and notes[0][2] < start:
                 notes.popleft()
 
-    def regrid(self, ticks_per_quarter: int) -> None:
-        """The session's ticks are now this long (notes are timed in quarters: nothing moves)."""
+    def regrid(self, regrid: Regrid) -> None:
+        """The session's ticks are now ``regrid.new`` a quarter (notes are timed in quarters:
+        nothing recorded moves)."""
         with self._lock:
-            self.ticks_per_quarter = ticks_per_quarter
+            self.ticks_per_quarter = regrid.new
 
     def view(self) -> tuple[list[tuple[int, float, float | None, int]], float]:
         """A copy of the notes and the time recorded up to."""
         with self._lock:
             return [tuple(n) for n in self._notes], self.end
+
+
+@dataclass(frozen=True, slots=True)
+class Regrid:
+    """Tick ``n`` of a grid of ``old`` ticks per quarter is tick ``m`` of a grid of ``new``.
+
+    A switch to a model of another grid renumbers every tick the session holds: the clock,
+    the scheduler, the piano roll, the history and the modes each take this value in their
+    ``regrid``. Called, it maps a tick to the new grid's line at or before it; :meth:`later`
+    to the line at or after it, for events that must not move earlier.
+    """
+
+    n: int
+    old: int
+    new: int
+
+    @property
+    def m(self) -> int:
+        return self.n * self.new // self.old
+
+    @property
+    def exact(self) -> bool:
+        """Whether tick ``n`` lies on a line of both grids (a switch waits for one that does)."""
+        return self.n * self.new % self.old == 0
+
+    def __call__(self, t: int) -> int:
+        return self.m + (t - self.n) * self.new // self.old
+
+    def later(self, t: int) -> int:
+        return self.m + -(-(t - self.n) * self.new // self.old)
+
+    def length(self, ticks: int) -> int:
+        """A span of ``ticks`` old ticks, in new ticks."""
+        return ticks * self.new // self.old
 
 
 def ticks_between(notes, a: float, b: float, tpq: int, *, sounding_at_a: bool) -> list[Tick]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from livegen.modes import BEGIN, END, LISTEN, PLAY, End, Mode, Modes, Phase
+from livegen.switch import Regrid
 
 SILENCE, BAR = 4, 16
 
@@ -202,12 +203,12 @@ def test_interrupt_ends_the_answer_and_forgets_the_call():
     assert run(m, SILENCE + 2, 20, 1) == [LISTEN] * 20
 
 
-def test_retime_scales_an_answer_in_flight_to_the_new_grid():
+def test_regrid_scales_an_answer_in_flight_to_the_new_grid():
     m = modes()
     run(m, 0, SILENCE + 1 + 5, 1, struck={0})  # BEGIN, then 5 PLAYs: BAR - 5 left
     assert m.answer_left == BAR - 5
     n = SILENCE + 6  # the next tick
-    m.retime(lambda t: 3 * t, 3 * BAR)  # a grid three times finer
+    m.regrid(Regrid(n, 1, 3))  # a grid three times finer: tick t is now 3 t
     assert m.ticks_per_bar == 3 * BAR
     assert (m.answer_len, m.answer_left) == (3 * BAR, 3 * (BAR - 5))
     assert m.last_heard == 0
@@ -215,18 +216,18 @@ def test_retime_scales_an_answer_in_flight_to_the_new_grid():
     assert out == [PLAY] * (3 * (BAR - 5) - 1) + [END]
 
 
-def test_retime_moves_the_call_so_the_silence_is_counted_on_the_new_grid():
+def test_regrid_moves_the_call_so_the_silence_is_counted_on_the_new_grid():
     m = modes()
     m.decide(10, True, True, 0)
     m.decide(11, False, True, 0)
-    m.retime(lambda t: 2 * t, 2 * BAR)
+    m.regrid(Regrid(11, 1, 2))  # tick t is now 2 t
     assert (m.call_start, m.last_heard) == (20, 22)
     out = run(m, 23, SILENCE, 0)
     assert out == [LISTEN] * (SILENCE - 1) + [BEGIN]
     assert m.answer_len == 22 - 20 + 1
 
 
-def test_retime_before_anything_was_heard_keeps_the_silence_endless():
+def test_regrid_before_anything_was_heard_keeps_the_silence_endless():
     m = modes(Mode.ACCOMPANY)
-    m.retime(lambda t: t + 1000, 2 * BAR)
+    m.regrid(Regrid(500, 1, 2))  # tick 500 is now 1000
     assert run(m, 1000, 10, 1) == [LISTEN] * 10

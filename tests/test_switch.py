@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from livegen.notes import Tick
-from livegen.switch import History, Switcher, catch_up, on_grid, ticks_between
+from livegen.switch import History, Regrid, Switcher, catch_up, on_grid, ticks_between
 
 TPQ = 4
 FOREVER = 1e9  # a horizon nothing falls out of
@@ -86,9 +86,17 @@ def test_a_view_is_a_copy():
     assert history.view()[0] == [(60, 0.0, 0.25, 90)]
 
 
+def test_regrid_maps_ticks_between_grids_down_or_up_to_a_line():
+    finer, coarser = Regrid(8, 4, 12), Regrid(12, 12, 4)
+    assert (finer.m, finer.exact, finer(9), finer.later(9)) == (24, True, 27, 27)
+    assert (coarser.m, coarser(13), coarser.later(13), coarser(15)) == (4, 4, 5, 5)
+    assert not Regrid(13, 12, 4).exact and Regrid(13, 4, 12).exact
+    assert (finer.length(32), coarser.length(96)) == (96, 32)
+
+
 def test_regrid_moves_nothing_recorded():
     history = recorded([Tick(ons=((60, 90),)), Tick((60,), ())])
-    history.regrid(12)
+    history.regrid(Regrid(2, 4, 12))
     history.record(6, Tick(ons=((64, 80),)))  # tick 6 of 12 per quarter: quarter 0.5
     assert history.view() == ([(60, 0.0, 0.25, 90), (64, 0.5, None, 80)], 7 / 12)
 
