@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import secrets
 import sys
 import textwrap
 import types
@@ -19,18 +18,15 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livegen import __version__
-from livegen.errors import LivegenError
-from livegen.paths import LIVE_CONFIG, PRIMERS, ROOT, default_primer
+from livegen.cli_offline import cmd_generate, cmd_info, cmd_ports
+from livegen.errors import CliError, LivegenError  # noqa: F401  CliError: re-exported
+from livegen.paths import LIVE_CONFIG, PRIMERS, ROOT
 
 PROG = "livegen"
 DEFAULT_CHECKPOINT = "folk_melody"
 
 # What the user can fix: livegen's own errors, and files the OS refused or could not find.
 _EXPECTED = (LivegenError, FileNotFoundError, IsADirectoryError, PermissionError)
-
-
-class CliError(LivegenError):
-    """A command-line problem found by livegen itself, reported as one line."""
 
 
 # ---- parser -----------------------------------------------------------------------------------
@@ -326,155 +322,7 @@ def _probability(text: str) -> float:
     return value
 
 
-# ---- commands -----------------------------------------------------------------------------------
-def cmd_generate(args: argparse.Namespace) -> int:
-    from livegen import checkpoint
-    from livegen.device import resolve_device
-    from livegen.generate import continue_piece
-    from livegen.midifile import read_midi, write_midi
-    from livegen.threads import limit_threads
-
-    # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
-    limit_threads(1)
-    device = resolve_device(args.device)
-    for out in (args.output, args.plot):  # fail before the work, not after it
-        if out is not None and not out.parent.is_dir():
-            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
-    path = checkpoint.resolve(args.checkpoint)
-    loaded = checkpoint.load(path, device="cpu")
-    codec = loaded.codec
-    primer_path = args.primer or default_primer(codec.name)
-    score = read_midi(primer_path)
-    if len(score.notes) == 0:
-        raise CliError(f"{primer_path}: the primer has no notes (drums on channel 10 are skipped)")
-    beats_per_bar = args.beats_per_bar or score.beats_per_bar
-    # A drawn seed is printed, so a continuation worth keeping can be made again.
-    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)
-
-    primer, continuation = continue_piece(
-        loaded,
-        score.notes,
-        bars=args.bars,
-        temperature=args.temperature,
-        top_p=args.top_p,
-        seed=seed,
-        beats_per_bar=beats_per_bar,
-        device=device,
-    )
-    write_midi(args.output, primer, continuation, bpm=score.bpm, beats_per_bar=beats_per_bar)
-    print(
-        f"{path.name} ({codec.describe()}) continued {primer_path.name} "
-        f"for {args.bars} bar{'s' if args.bars > 1 else ''} "
-        f"at temperature {args.temperature:g}, seed {seed}"
-    )
-    n_primer, n_continued = len(primer), len(continuation)
-    print(f"wrote {args.output}: primer {n_primer} notes, continuation {n_continued} notes")
-    if args.plot:
-        from livegen.plot import plot_pianoroll
-
-        title = f"{path.stem} ({codec.name}) after {primer_path.name}"
-        title += f", temperature {args.temperature:g}, seed {seed}"
-        plot_pianoroll(primer, continuation, args.plot, title=title, beats_per_bar=beats_per_bar)
-        print(f"wrote {args.plot}")
-    return 0
-
-
-def cmd_info(args: argparse.Namespace) -> int:
-    from livegen import checkpoint
-    from livegen.device import resolve_device
-    from livegen.steppers import make_stepper
-    from livegen.threads import limit_threads
-
-    limit_threads(1)  # as on the live path: make_stepper may step the model to check int8
-    loaded = checkpoint.load(checkpoint.resolve(args.checkpoint), device="cpu")
-    device = resolve_device(args.device)
-    stepper = make_stepper(loaded.model, device)
-    info = checkpoint.summary(loaded)
-    print("\n".join(_info_lines(info, loaded.meta, getattr(stepper, "name", "?"), device)))
-    return 0
-
-
-def _info_lines(info: dict, meta: dict, step_path: str, device: str) -> list[str]:
-    """``checkpoint.summary`` as aligned lines; absent values are left out, not shown as None."""
-    params = ", ".join(f"{k}={v}" for k, v in info["codec_params"].items())
-    low, high = info["pitch_range"]
-    lines = [
-        ("model", f"{info['name']}  ({info['path']}, {_size(info['file_size'])})"),
-        ("codec", f"{info['codec']}({params})"),
-        ("grid", f"{info['ticks_per_quarter']} ticks per quarter, pitches {low}..{high}"),
-        (
-            "sizes",
-            f"vocabulary {info['vocab_size']}, {info['n_layer']} layers x {info['n_hidden']} "
-            f"hidden, embedding {info['n_embd']}",
-        ),
-        ("parameters", f"{info['parameters']:,}"),
-    ]
-    data = meta.get("data") or {}
-    source = info.get("data_source")
-    if source:
-        text = str(source)
-        pieces = info.get("pieces")
-        if isinstance(pieces, dict):
-            text += " (" + ", ".join(f"{v} {k}" for k, v in pieces.items()) + " pieces)"
-        elif pieces is not None:
-            text += f" ({pieces} pieces)"
-        if data.get("transpose"):
-            text += f", transposed +-{data['transpose']}"
-        lines.append(("data", text))
-    scores = []
-    unit = info.get("nll_unit") or "nats"
-    for key, label in (
-        ("val_nll", "val NLL"),
-        ("val_acc", "val accuracy"),
-        ("test_nll", "test NLL"),
-    ):
-        if info.get(key) is not None:
-            scores.append(f"{label} {info[key]:.4f}")
-    if scores:
-        epoch = f" (best epoch {info['best_epoch']})" if info.get("best_epoch") is not None else ""
-        lines.append(("metrics", f"{', '.join(scores)}{epoch}; NLL in {unit}"))
-    if info.get("train_seconds") is not None:
-        machine = (meta.get("metrics") or {}).get("machine")
-        lines.append(
-            ("training", _duration(info["train_seconds"]) + (f" on {machine}" if machine else ""))
-        )
-    made = [str(info[k]) for k in ("created", "livegen_version") if info.get(k)]
-    if made:
-        lines.append(("written", " by livegen ".join(made)))
-    lines.append(("step path", f"{step_path} (device {device}, this machine)"))
-    width = max(len(k) for k, _ in lines) + 2
-    return [f"{k + ':':<{width}}{v}" for k, v in lines]
-
-
-def _duration(seconds: float) -> str:
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
-
-
-def _size(n: int | None) -> str:
-    if n is None:
-        return "size unknown"
-    if n < 1024:
-        return f"{n} B"
-    if n < 1024**2:
-        return f"{n / 1024:.1f} KiB"
-    return f"{n / 1024**2:.1f} MiB"
-
-
-def cmd_ports(args: argparse.Namespace) -> int:
-    from livegen.midi_io import list_ports
-
-    ports = list_ports(args.backend)
-    for direction in ("inputs", "outputs"):
-        names = ports.get(direction) or []
-        print(f"{direction}:")
-        print("\n".join(f"  {name}" for name in names) if names else "  (none)")
-    return 0
-
-
+# ---- the live commands ---------------------------------------------------------------------
 def _channel(text: str) -> int:
     value = int(_number(text, int))
     if not 1 <= value <= 16:

@@ -14,3 +14,7 @@ class LivegenError(Exception):
 
 class EngineError(LivegenError, RuntimeError):
     """The live session cannot go on (a port or the JACK server is gone)."""
+
+
+class CliError(LivegenError):
+    """A command-line problem found by livegen itself, reported as one line."""
