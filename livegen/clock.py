@@ -355,6 +355,26 @@ class InternalTicks:
             self._scheduled = regrid.m - 1
 
 
+def tick_source(
+    kind: str,
+    bpm: float,
+    ticks_per_quarter: int,
+    *,
+    latency_ms: float = 0.0,
+    lead: Callable[[mido.Message], None] | None = None,
+    now: Callable[[], float] = time.perf_counter,
+    sleep: Callable[[float], None] = time.sleep,
+) -> InternalTicks | MidiTicks:
+    """The tick source a session asks for: ``"midi"`` follows a DAW's clock; otherwise internal
+    deadlines, leading with MIDI clock through ``lead`` when it is given."""
+    if kind == "midi":
+        ticks: InternalTicks | MidiTicks = MidiTicks(ticks_per_quarter, bpm, sleep=sleep)
+    else:
+        ticks = InternalTicks(InternalClock(bpm, ticks_per_quarter, now=now, sleep=sleep), lead)
+    ticks.latency = latency_ms / 1000.0
+    return ticks
+
+
 class MidiTicks:
     """The tick source that follows a DAW's MIDI clock (fed from the input as it arrives).
 

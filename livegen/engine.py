@@ -35,7 +35,7 @@ import numpy.ma  # noqa: F401  np.percentile imports it on first use: not in the
 import torch
 
 from livegen.checkpoint import Loaded
-from livegen.clock import ClockEvent, InternalClock, InternalTicks, MidiTicks
+from livegen.clock import ClockEvent, tick_source
 from livegen.controls import Action, CcMap, Command, Settings, apply
 from livegen.device import resolve_device
 from livegen.errors import EngineError
@@ -49,7 +49,7 @@ from livegen.realtime import Realtime
 from livegen.sampling import Sampler
 from livegen.scales import key_pitches
 from livegen.scheduler import OWN, Scheduler
-from livegen.snapshot import LIVEGEN, YOU, PianoRoll, Snapshot
+from livegen.snapshot import LIVEGEN, YOU, PianoRoll, Picture, Snapshot
 from livegen.switch import WARM_BARS, History, Prepared, Regrid, Switcher, catch_up
 
 LATE = 0.002  # a tick sent more than this after its deadline counts as late
@@ -89,13 +89,10 @@ class Engine:
         self.loaded = loaded
         self.player = self._player(loaded)
         self.tpq = tpq = loaded.codec.ticks_per_quarter
-        if cfg.clock == "midi":
-            self.clock: InternalTicks | MidiTicks = MidiTicks(tpq, cfg.bpm, sleep=sleep)
-        else:
-            send = self._send_quietly if cfg.clock_out else None
-            internal = InternalClock(cfg.bpm, tpq, now=now, sleep=sleep)
-            self.clock = InternalTicks(internal, send)
-        self.clock.latency = cfg.latency_ms / 1000.0
+        lead = self.scheduler.send_now if cfg.clock_out else None
+        self.clock = tick_source(
+            cfg.clock, cfg.bpm, tpq, latency_ms=cfg.latency_ms, lead=lead, now=now, sleep=sleep
+        )
         self.hearing = Hearing(cfg.fixed_velocity)
         self.modes = Modes(cfg.mode, silence_ticks=cfg.silence_ticks, ticks_per_bar=self._bar())
         self.cc = CcMap(cfg.cc)
@@ -112,8 +109,6 @@ class Engine:
         self._inbox: list[tuple[float, mido.Message]] = []
         self._answer_mark: Mark | None = None
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
-        self._notices: deque[str] = deque(maxlen=6)
-        self._notice_count = 0
         self.n = 0  # the next tick to run
         self.late_ticks = 0
         self.ignored_input = 0
@@ -123,8 +118,19 @@ class Engine:
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self._ports_text = repr(ports)
-        self._describe_model()
+        self.picture = Picture(
+            clock_kind=cfg.clock,
+            beats_per_bar=cfg.beats_per_bar,
+            modes=self.modes,
+            clock=self.clock,
+            sampler=self.sampler,
+            scheduler=self.scheduler,
+            hearing=self.hearing,
+            roll=self.roll,
+            cc=self.cc,
+            ports=ports,
+        )
+        self.picture.describe(loaded, self.player)
         self._publish(running=False)
 
     # ---- the boundary: commands in, snapshots out ---------------------------------------
@@ -155,7 +161,7 @@ class Engine:
         limit_threads(1)  # a second OpenMP thread collapses when the other core is busy
         with Realtime(self.cfg.realtime) as realtime:
             if realtime.notice:
-                self._notice(realtime.notice)
+                self.picture.notice(realtime.notice)
             try:
                 self.prime()
                 realtime.primed()
@@ -165,7 +171,7 @@ class Engine:
                 self.error = str(err)
             except Exception as err:  # anything else still ends every note first
                 self.error = f"engine stopped: {type(err).__name__}: {err}"
-                self._notice(traceback.format_exc(limit=3).strip().splitlines()[-1])
+                self.picture.notice(traceback.format_exc(limit=3).strip().splitlines()[-1])
             finally:
                 self.shutdown()
 
@@ -221,7 +227,7 @@ class Engine:
             self.tick(self._take_inbox())
         elif event.kind == "stop":
             self._stop_now()
-            self._notice("MIDI clock: Stop")
+            self.picture.notice("MIDI clock: Stop")
         elif event.kind in ("start", "continue"):
             self.modes.play()
             if event.kind == "start":
@@ -237,7 +243,7 @@ class Engine:
                 self.clock.feed(stamp, msg)
                 continue
             if self.settings.passthrough and kind in ("note_on", "note_off"):
-                self._pass_through(msg)
+                self.scheduler.pass_through(msg, self.channel)
             self._inbox.append((stamp, msg))
 
     def _take_inbox(self) -> list[tuple[float, mido.Message]]:
@@ -279,7 +285,7 @@ class Engine:
         )
         self.ignored_input += heard.ignored
         if heard.released_all:
-            self._notice(f"{heard.released_all}: the musician's keys released")
+            self.picture.notice(f"{heard.released_all}: the musician's keys released")
         self.roll.record(heard.tick, n, YOU)
         for number, value in heard.ccs:
             self._control_change(number, value)
@@ -338,7 +344,7 @@ class Engine:
     def _control_change(self, number: int, value: int) -> None:
         result = self.cc.command(number, value)
         if isinstance(result, str):
-            self._notice(result)
+            self.picture.notice(result)
         elif result is not None:
             self._commands.appendleft((0, result))  # before the clients' commands of this tick
         elif number not in self.cc.by_number:
@@ -401,17 +407,17 @@ class Engine:
             self.scheduler.all_off()
             self.ports.panic()
             self.roll.close(LIVEGEN, n + 1)
-            self._notice("panic: all notes off")
+            self.picture.notice("panic: all notes off")
         elif action is Action.RESET:
             self.player.reset()
             self._answer_mark = None
-            self._notice("state reset")
+            self.picture.notice("state reset")
         elif action is Action.REGENERATE:
             self._regenerate(n)
 
     def _regenerate(self, n: int) -> None:
         if self._answer_mark is None or not self.modes.restart_answer():
-            self._notice("nothing to regenerate yet")
+            self.picture.notice("nothing to regenerate yet")
             return
         self._end_own_notes_now()
         self._schedule(n + 1, self.player.rewind(self._answer_mark))
@@ -432,17 +438,11 @@ class Engine:
 
     def _take_switch(self, n: int) -> None:
         """At the start of tick ``n``: install a model the worker has warmed, if one is ready."""
-        prepared = self.switcher.take()
-        if prepared is None:
-            return
+        prepared = self.switcher.take(n, self.tpq)
         if isinstance(prepared, str):
-            self._notice(prepared)
-            return
-        regrid = Regrid(n, self.tpq, prepared.loaded.codec.ticks_per_quarter)
-        if not regrid.exact:
-            self.switcher.put_back(prepared)  # another grid: wait for a tick both grids share
-            return
-        self._install(prepared, regrid)
+            self.picture.notice(prepared)
+        elif prepared is not None:
+            self._install(prepared, prepared.regrid(n, self.tpq))
 
     def _install(self, prepared: Prepared, regrid: Regrid) -> None:
         """Catch the warmed Player up and hand it the session at tick ``regrid.n``.
@@ -463,82 +463,29 @@ class Engine:
         offs = old.cancel()
         self.player = prepared.player
         self.loaded = prepared.loaded
-        self._describe_model()
+        self.picture.describe(prepared.loaded, prepared.player)
         self._answer_mark = None  # a mark of the old model's state cannot be rewound
         if offs:
             self.player.release(offs.offs)
             self._schedule(n + 1, offs)
-        self._notice(f"switched to {prepared.loaded.path.stem}")
+        self.picture.notice(f"switched to {prepared.loaded.path.stem}")
 
     def _bar(self) -> int:
         return self.cfg.beats_per_bar * self.loaded.codec.ticks_per_quarter
 
-    # ---- snapshot -----------------------------------------------------------------------
-    def _describe_model(self) -> None:
-        """The snapshot's model strings, made when the model changes rather than every tick."""
-        self._codec_text = self.loaded.codec.describe()
-        stepper = self.player.stepper
-        self._step_path = getattr(stepper, "name", type(stepper).__name__)
-
-    def _notice(self, text: str) -> None:
-        self._notices.append(text)
-        self._notice_count += 1
-
     def _publish(self, running: bool | None = None) -> None:
-        modes = self.modes
-        self._snapshot = Snapshot(
+        self._snapshot = self.picture.take(
             running=self.running if running is None else running,
-            playing=modes.playing,
-            phase=modes.phase.value,
-            mode=modes.mode.value,
-            tick=self.n - 1,
-            ticks_per_quarter=self.tpq,
-            beats_per_bar=self.cfg.beats_per_bar,
-            bpm=self.clock.bpm,
-            clock=self.cfg.clock,
-            temperature=self.sampler.temperature,
-            model=self.loaded.path.stem,
-            codec=self._codec_text,
-            step_path=self._step_path,
-            response_bars=self.settings.response_bars,
+            n=self.n,
+            tpq=self.tpq,
+            settings=self.settings,
             channel=self.channel,
-            key=self.settings.key,
-            passthrough=self.settings.passthrough,
-            velocity=self.settings.velocity,
-            latency_ms=self.clock.latency * 1000.0,
-            step_p50_us=self._p50,
-            step_p99_us=self._p99,
+            step_us=(self._p50, self._p99),
             late_ticks=self.late_ticks,
-            dropped_input=self.ports.dropped,
             ignored_input=self.ignored_input,
-            send_errors=self.scheduler.send_errors,
-            held=self.hearing.keys(),
-            open_notes=tuple(self.scheduler.open_notes()),
-            recent=self.roll.spans(self.n),
-            notices=tuple(self._notices),
-            notice_count=self._notice_count,
-            learning=self.cc.learning,
-            cc_map=self.cc.pairs(),
-            ports=self._ports_text,
             error=self.error,
             applied=self._applied,
         )
-
-    # ---- output -------------------------------------------------------------------------
-    def _send_quietly(self, msg: mido.Message) -> None:
-        try:
-            self.ports.send(msg)
-        except Exception:
-            self.scheduler.send_errors += 1
-
-    def _pass_through(self, msg: mido.Message) -> None:
-        try:
-            if msg.type == "note_on" and msg.velocity > 0:
-                self.scheduler.note_on_now(msg.note, msg.velocity, self.channel)
-            else:
-                self.scheduler.note_off_now(msg.note, self.channel)
-        except ValueError:
-            pass
 
     # ---- primer -------------------------------------------------------------------------
     def prime(self) -> None:

@@ -153,6 +153,23 @@ class Scheduler:
                 self._emit("note_off", channel, pitch, 0)
         return len(keys)
 
+    def send_now(self, msg: mido.Message) -> None:
+        """Send a message that is not a note (led MIDI clock); a failure is counted, not raised."""
+        try:
+            self._send(msg)
+        except Exception:
+            self.send_errors += 1
+
+    def pass_through(self, msg: mido.Message, channel: int) -> None:
+        """Echo the musician's note-on or note-off now on ``channel`` (held as ``THRU``)."""
+        try:
+            if msg.type == "note_on" and msg.velocity > 0:
+                self.note_on_now(msg.note, msg.velocity, channel)
+            else:
+                self.note_off_now(msg.note, channel)
+        except ValueError:  # an out-of-range note from the input is not ours to raise on
+            pass
+
     def clear_pending(self, kinds: Iterable[str] = ("note_on", "note_off")) -> None:
         """Forget scheduled events (sounding notes stay sounding)."""
         drop = {_ON if k == "note_on" else _OFF for k in kinds}

@@ -3,18 +3,20 @@
 The engine swaps in a new :class:`Snapshot` once per tick; it is a plain frozen value (no
 references into the engine), so it can be read from any thread and sent across a pipe to
 another process as it is. :class:`PianoRoll` keeps the notes of the last bars (yours and
-livegen's) that the snapshot shows.
+livegen's) that the snapshot shows. :class:`Picture` makes the snapshot from the session's
+parts once per tick, and keeps what only the snapshot shows (notices, the model's strings).
 """
 
 from __future__ import annotations
 
 from collections import deque
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from livegen.notes import Tick
 
 if TYPE_CHECKING:
+    from livegen.controls import Settings
     from livegen.switch import Regrid
 
 YOU, LIVEGEN = "in", "out"  # the two sources of notes on the piano roll
@@ -139,3 +141,98 @@ class PianoRoll:
                 if s[2] is None or s[2] >= horizon
             )
         return self._shown
+
+
+class Picture:
+    """The engine's :class:`Snapshot`, made from the session's parts it was handed.
+
+    It reads those parts (modes, tick source, sampler, scheduler, hearing, piano roll, CC
+    map, ports) and is told the rest at each :meth:`take`; it never reads the engine. The
+    notices and the model's strings (made once per model, not every tick) live here.
+    """
+
+    def __init__(
+        self,
+        *,
+        clock_kind: str,
+        beats_per_bar: int,
+        modes: Any,
+        clock: Any,
+        sampler: Any,
+        scheduler: Any,
+        hearing: Any,
+        roll: PianoRoll,
+        cc: Any,
+        ports: Any,
+    ) -> None:
+        self.clock_kind, self.beats_per_bar = clock_kind, beats_per_bar
+        self.modes, self.clock, self.sampler, self.scheduler = modes, clock, sampler, scheduler
+        self.hearing, self.roll, self.cc, self.ports = hearing, roll, cc, ports
+        self.ports_text = repr(self.ports)
+        self.notices: deque[str] = deque(maxlen=6)
+        self.notice_count = 0  # notices ever given
+        self.model = self.codec = self.step_path = ""
+
+    def notice(self, text: str) -> None:
+        self.notices.append(text)
+        self.notice_count += 1
+
+    def describe(self, loaded: Any, player: Any) -> None:
+        """The model's strings, when the model changes."""
+        self.model, self.codec = loaded.path.stem, loaded.codec.describe()
+        stepper = player.stepper
+        self.step_path = getattr(stepper, "name", type(stepper).__name__)
+
+    def take(
+        self,
+        *,
+        running: bool,
+        n: int,
+        tpq: int,
+        settings: Settings,
+        channel: int,
+        step_us: tuple[float, float],
+        late_ticks: int,
+        ignored_input: int,
+        error: str | None,
+        applied: int,
+    ) -> Snapshot:
+        """The picture after tick ``n - 1``; ``step_us`` is the step latency's p50 and p99."""
+        modes, clock = self.modes, self.clock
+        return Snapshot(
+            running=running,
+            playing=modes.playing,
+            phase=modes.phase.value,
+            mode=modes.mode.value,
+            tick=n - 1,
+            ticks_per_quarter=tpq,
+            beats_per_bar=self.beats_per_bar,
+            bpm=clock.bpm,
+            clock=self.clock_kind,
+            temperature=self.sampler.temperature,
+            model=self.model,
+            codec=self.codec,
+            step_path=self.step_path,
+            response_bars=settings.response_bars,
+            key=settings.key,
+            passthrough=settings.passthrough,
+            velocity=settings.velocity,
+            latency_ms=clock.latency * 1000.0,
+            dropped_input=self.ports.dropped,
+            send_errors=self.scheduler.send_errors,
+            held=self.hearing.keys(),
+            open_notes=tuple(self.scheduler.open_notes()),
+            recent=self.roll.spans(n),
+            notices=tuple(self.notices),
+            notice_count=self.notice_count,
+            learning=self.cc.learning,
+            cc_map=self.cc.pairs(),
+            ports=self.ports_text,
+            channel=channel,
+            step_p50_us=step_us[0],
+            step_p99_us=step_us[1],
+            late_ticks=late_ticks,
+            ignored_input=ignored_input,
+            error=error,
+            applied=applied,
+        )

@@ -167,6 +167,10 @@ class Prepared:
     player: Any
     upto: float  # quarters
 
+    def regrid(self, n: int, ticks_per_quarter: int) -> Regrid:
+        """How tick ``n`` of the session's grid renumbers when this model takes over there."""
+        return Regrid(n, ticks_per_quarter, self.loaded.codec.ticks_per_quarter)
+
 
 def catch_up(prepared: Prepared, history: History, now: float) -> None:
     """Step the prepared Player over what sounded from ``prepared.upto`` until ``now``."""
@@ -203,9 +207,16 @@ class Switcher:
             self._thread = threading.Thread(target=self._work, name="livegen-switch", daemon=True)
             self._thread.start()
 
-    def take(self) -> Prepared | str | None:
-        """A warmed model, a notice (why a switch failed), or None."""
-        return self._ready.popleft() if self._ready else None
+    def take(self, n: int, ticks_per_quarter: int) -> Prepared | str | None:
+        """A warmed model that can take over at tick ``n`` of the session's grid, a notice (why
+        a switch failed), or None. A model of another grid waits for a tick both grids share."""
+        ready = self._ready
+        if not ready:
+            return None
+        first = ready[0]
+        if isinstance(first, Prepared) and not first.regrid(n, ticks_per_quarter).exact:
+            return None
+        return ready.popleft()
 
     def put_back(self, prepared: Prepared) -> None:
         """Not this tick (a grid change waits for a common tick line)."""
