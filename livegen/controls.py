@@ -20,6 +20,8 @@ that acts on it (sampler, clock, key mask, modes) and carries out the effect.
 from __future__ import annotations
 
 import dataclasses
+import threading
+from collections import deque
 from dataclasses import dataclass
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -234,6 +236,32 @@ def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Setti
     if isinstance(command, SwitchModel):
         return settings, Effect(switch=command)
     return settings, Effect(learn=command)
+
+
+class CommandQueue:
+    """Commands from any thread, numbered as they come, for the tick thread to apply in order."""
+
+    def __init__(self) -> None:
+        self._queue: deque[tuple[int, Command]] = deque()
+        self._seq = 0  # commands submitted
+        self._lock = threading.Lock()
+
+    def put(self, command: Command) -> int:
+        """Queue ``command``; returns its sequence number (any thread)."""
+        with self._lock:
+            self._seq += 1
+            self._queue.append((self._seq, command))
+            return self._seq
+
+    def put_first(self, command: Command) -> None:
+        """A command from a mapped CC: before the clients' commands of this tick (number 0)."""
+        self._queue.appendleft((0, command))
+
+    def pop(self) -> tuple[int, Command]:
+        return self._queue.popleft()
+
+    def __bool__(self) -> bool:
+        return bool(self._queue)
 
 
 class CcMap:

@@ -36,7 +36,7 @@ import torch
 
 from livegen.checkpoint import Loaded
 from livegen.clock import ClockEvent, tick_source
-from livegen.controls import Action, CcMap, Command, Settings, apply
+from livegen.controls import Action, CcMap, Command, CommandQueue, Settings, apply
 from livegen.device import resolve_device
 from livegen.errors import EngineError
 from livegen.hearing import Hearing
@@ -102,10 +102,8 @@ class Engine:
         self.roll = PianoRoll(RECENT_BARS * self._bar())
         self._primer = primer
 
-        self._commands: deque[tuple[int, Command]] = deque()
-        self._seq = 0  # commands submitted
-        self._applied = 0  # the last one applied
-        self._submit_lock = threading.Lock()
+        self._commands = CommandQueue()
+        self._applied = 0  # the sequence number of the last command applied
         self._inbox: list[tuple[float, mido.Message]] = []
         self._answer_mark: Mark | None = None
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
@@ -139,10 +137,7 @@ class Engine:
 
         ``snapshot().applied`` reaches that number once a tick has applied it.
         """
-        with self._submit_lock:
-            self._seq += 1
-            self._commands.append((self._seq, command))
-            return self._seq
+        return self._commands.put(command)
 
     def snapshot(self) -> Snapshot:
         """The state at the last tick (cheap: a reference read)."""
@@ -346,7 +341,7 @@ class Engine:
         if isinstance(result, str):
             self.picture.notice(result)
         elif result is not None:
-            self._commands.appendleft((0, result))  # before the clients' commands of this tick
+            self._commands.put_first(result)
         elif number not in self.cc.by_number:
             self.ignored_input += 1
 
@@ -360,7 +355,7 @@ class Engine:
         after: list[Action] = []
         commands = self._commands
         while commands:
-            seq, cmd = commands.popleft()
+            seq, cmd = commands.pop()
             old = self.settings
             self.settings, effect = apply(old, cmd, playing=self.modes.playing)
             if self.settings is not old:
