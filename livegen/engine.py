@@ -1,23 +1,15 @@
-"""The live engine: a tick source, the ports and the scheduler around a Player.
+"""The live engine: a tick source, the ports and the scheduler around livegen's voice.
 
-Each tick ``n`` (design.md, "One tick") runs :meth:`Engine.tick`:
+Each tick ``n`` (design.md, "One tick") runs :meth:`Engine.tick`: send what is due; take in
+a model that finished warming (switch.py); hear the musician (hearing.py); apply the
+controls that came (controls.py); decide by mode (modes.py), step, and schedule livegen's
+answer for ``n + 1`` (voice.py); record what sounded and publish the snapshot. The work for
+``n + 1`` is done right after ``n`` went out, so output leaves on its deadline. The loop
+only waits on the tick source (clock.py), draining input meanwhile.
 
-1. send what is due at ``n`` (the scheduler);
-2. take in a model that finished warming (switch.py);
-3. hear the musician's part of ``n`` (hearing.py);
-4. apply the controls that arrived: the clients' commands and the mapped CCs (controls.py);
-5. decide by mode whether livegen plays (modes.py), step the Player over everything that
-   sounded, and schedule its answer for ``n + 1``;
-6. record what sounded (switch history, piano roll) and publish the snapshot.
-
-The work for ``n + 1`` is done right after ``n`` went out, so output leaves on its deadline,
-not after inference. The loop (:meth:`run`) only waits on the tick source (clock.py),
-draining input meanwhile so pass-through and MIDI clock act at once.
-
-Other threads and processes change the engine only with :meth:`submit` (a command, applied
-at the next tick) and read it with :meth:`snapshot`. The engine never imports the UI. Every
-note-on it sends goes through the scheduler's book, and every way out of the loop (stop,
-panic, mode change, model switch, port loss, an exception, Ctrl-C) ends those notes.
+Clients change the engine only with :meth:`submit` and read it with :meth:`snapshot`; it
+never imports the UI. Every way out of the loop (stop, panic, mode change, model switch,
+port loss, an exception, Ctrl-C) ends livegen's notes.
 """
 
 from __future__ import annotations
@@ -25,13 +17,11 @@ from __future__ import annotations
 import threading
 import time
 import traceback
-from collections import deque
 from collections.abc import Callable
 from typing import Any
 
 import mido
 import numpy as np
-import numpy.ma  # noqa: F401  np.percentile imports it on first use: not in the first tick
 import torch
 
 from livegen.checkpoint import Loaded
@@ -43,19 +33,19 @@ from livegen.hearing import Hearing
 from livegen.live_config import LiveConfig
 from livegen.midi_io import lost_message
 from livegen.modes import End, Modes
-from livegen.notes import EMPTY_TICK, Tick, notes_to_ticks
-from livegen.player import Mark, Player
-from livegen.realtime import Realtime
+from livegen.notes import Tick, notes_to_ticks
+from livegen.player import Player
+from livegen.realtime import Realtime, StepTimes
 from livegen.sampling import Sampler
 from livegen.scales import key_pitches
-from livegen.scheduler import OWN, Scheduler
+from livegen.scheduler import Scheduler
 from livegen.snapshot import LIVEGEN, YOU, PianoRoll, Picture, Snapshot
-from livegen.switch import WARM_BARS, History, Prepared, Regrid, Switcher, catch_up
+from livegen.switch import WARM_BARS, History, Switcher, install
+from livegen.voice import Voice
 
 LATE = 0.002  # a tick sent more than this after its deadline counts as late
 ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free)
 RECENT_BARS = 8  # notes kept for the panel's piano roll
-STATS = 512  # step latencies kept for p50/p99
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
 AFTER_STEP = (Action.PANIC, Action.RESET, Action.REGENERATE)  # done once the step is made
 
@@ -87,31 +77,34 @@ class Engine:
         self.sampler = Sampler(cfg.temperature, cfg.top_p, cfg.seed)
         self.scheduler = Scheduler(ports.send)
         self.loaded = loaded
-        self.player = self._player(loaded)
+        self.roll = PianoRoll(RECENT_BARS * cfg.beats_per_bar * loaded.codec.ticks_per_quarter)
+        self.voice = Voice(self._player(loaded), self.scheduler, self.roll, cfg.channel)
         self.tpq = tpq = loaded.codec.ticks_per_quarter
         lead = self.scheduler.send_now if cfg.clock_out else None
         self.clock = tick_source(
             cfg.clock, cfg.bpm, tpq, latency_ms=cfg.latency_ms, lead=lead, now=now, sleep=sleep
         )
         self.hearing = Hearing(cfg.fixed_velocity)
-        self.modes = Modes(cfg.mode, silence_ticks=cfg.silence_ticks, ticks_per_bar=self._bar())
+        self.modes = Modes(
+            cfg.mode, silence_ticks=cfg.silence_ticks, ticks_per_bar=cfg.beats_per_bar * tpq
+        )
         self.cc = CcMap(cfg.cc)
-        self.channel = cfg.channel  # where livegen's notes sound (settings.channel: where next)
         self.history = History(tpq, WARM_BARS * cfg.beats_per_bar)
-        self.switcher = Switcher(self.history, self._player, loader)
-        self.roll = PianoRoll(RECENT_BARS * self._bar())
+        # The worker builds Players from values, never from the engine itself.
+        sampler, device, precision = self.sampler, self.device, cfg.precision
+        self.switcher = Switcher(
+            self.history, lambda ld: Player(ld.model, ld.codec, sampler, device, precision), loader
+        )
         self._primer = primer
 
         self._commands = CommandQueue()
         self._applied = 0  # the sequence number of the last command applied
         self._inbox: list[tuple[float, mido.Message]] = []
-        self._answer_mark: Mark | None = None
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
         self.n = 0  # the next tick to run
         self.late_ticks = 0
         self.ignored_input = 0
-        self._steps: deque[float] = deque(maxlen=STATS)
-        self._p50 = self._p99 = 0.0
+        self.steps = StepTimes()
         self._next_alive = 0.0
         self.error: str | None = None
         self._stop = threading.Event()
@@ -142,6 +135,14 @@ class Engine:
     def snapshot(self) -> Snapshot:
         """The state at the last tick (cheap: a reference read)."""
         return self._snapshot
+
+    @property
+    def player(self) -> Player:
+        return self.voice.player
+
+    @property
+    def channel(self) -> int:
+        return self.voice.channel
 
     # ---- thread -------------------------------------------------------------------------
     def start(self) -> None:
@@ -253,7 +254,7 @@ class Engine:
         that come back later: livegen's notes end, and it plans afresh from ``n``.
         """
         if n != self.n:
-            self._end_own_notes_now()
+            self.voice.end_now(self.n)
             self.n = n
 
     def _check_alive(self) -> None:
@@ -288,49 +289,28 @@ class Engine:
         bars = self.settings.response_bars
         decision = self.modes.decide(n, heard.struck, self.hearing.sounding, bars)
         play = decision.play and not (ending or after)
+        voice = self.voice
         t0 = time.perf_counter()
         with torch.inference_mode():
             hearing = heard.tick
             if self._adopt is not None:  # a switch at this tick: the old plan sounded now
                 hearing, self._adopt = hearing.merge(self._adopt), None
-            answer = self.player.step(hearing, play)
-            self._steps.append(time.perf_counter() - t0)
-            self._schedule(n + 1, answer)
+            answer = voice.player.step(hearing, play)
+            self.steps.add(time.perf_counter() - t0, n)
+            voice.play(n + 1, answer, self._velocity())
             if ending or decision.end is End.NOTES:
-                self._end_own_notes(n)
-                self.channel = self.settings.channel  # the old notes end on the old channel
+                voice.end(n, self.settings.channel)
             for action in after:
                 self._after_step(action, n)
             if decision.end is End.BEGIN and play:
-                self._answer_mark = self.player.mark()
-        self.history.record(n, self.player.heard)
-        if n % 8 == 0 and self._steps:
-            p = np.percentile(np.fromiter(self._steps, float), [50, 99]) * 1e6
-            self._p50, self._p99 = float(p[0]), float(p[1])
+                voice.begin_answer()
+        self.history.record(n, voice.player.heard)
         self.n = n + 1
         self._publish()
 
-    def _schedule(self, at: int, events: Tick) -> None:
-        if events:
-            self.scheduler.schedule(at, events, self.channel, self._velocity_override())
-            self.roll.record(events, at, LIVEGEN)
-
-    def _end_own_notes(self, n: int) -> None:
-        """livegen's notes end at ``n + 1`` (the state hears the releases then)."""
-        offs = self.player.cancel()
-        self.scheduler.clear_pending(("note_on",))
-        self._schedule(n + 1, offs)
-
-    def _end_own_notes_now(self) -> None:
-        offs = self.player.cancel()
-        self.scheduler.clear_pending()
-        for p in offs.offs:
-            self.scheduler.note_off_now(p, self.channel, OWN)
-        self.roll.record(offs, self.n, LIVEGEN)
-
     def _stop_now(self) -> None:
         """Stop without waiting for a tick (an external clock stopped: none may come)."""
-        self._end_own_notes_now()
+        self.voice.end_now(self.n)
         self.scheduler.all_off()
         self.modes.stop()
         self._publish()
@@ -362,7 +342,7 @@ class Engine:
                 self._propagate(old, self.settings)
             ending |= effect.ends_notes
             if effect.action is not None:
-                self._act(effect.action, n)
+                self.modes.act(effect.action, n)
                 if effect.action in AFTER_STEP:
                     after.append(effect.action)
             if effect.switch is not None:
@@ -385,18 +365,6 @@ class Engine:
         if new.key != old.key:
             self.player.set_key_mask(key_pitches(new.key))
 
-    def _act(self, action: Action, n: int) -> None:
-        """What an action changes before the step: the modes' phase."""
-        modes = self.modes
-        if action is Action.PLAY:
-            modes.play()
-        elif action is Action.STOP:
-            modes.stop()
-        elif action is Action.END_CALL:
-            modes.end_call(n)
-        elif action in (Action.PANIC, Action.RESET):
-            modes.interrupt()
-
     def _after_step(self, action: Action, n: int) -> None:
         if action is Action.PANIC:
             self.scheduler.all_off()
@@ -404,20 +372,16 @@ class Engine:
             self.roll.close(LIVEGEN, n + 1)
             self.picture.notice("panic: all notes off")
         elif action is Action.RESET:
-            self.player.reset()
-            self._answer_mark = None
+            self.voice.reset()
             self.picture.notice("state reset")
         elif action is Action.REGENERATE:
-            self._regenerate(n)
+            if self.voice.mark is None or not self.modes.restart_answer():
+                self.picture.notice("nothing to regenerate yet")
+            else:
+                self.voice.regenerate(n, self._velocity())
 
-    def _regenerate(self, n: int) -> None:
-        if self._answer_mark is None or not self.modes.restart_answer():
-            self.picture.notice("nothing to regenerate yet")
-            return
-        self._end_own_notes_now()
-        self._schedule(n + 1, self.player.rewind(self._answer_mark))
-
-    def _velocity_override(self) -> int | None:
+    def _velocity(self) -> int | None:
+        """The velocity livegen's notes take (None: the model's own)."""
         velocity = self.settings.velocity
         if velocity == "player":
             return self.hearing.velocity
@@ -437,36 +401,12 @@ class Engine:
         if isinstance(prepared, str):
             self.picture.notice(prepared)
         elif prepared is not None:
-            self._install(prepared, prepared.regrid(n, self.tpq))
-
-    def _install(self, prepared: Prepared, regrid: Regrid) -> None:
-        """Catch the warmed Player up and hand it the session at tick ``regrid.n``.
-
-        The old model's plan for this tick already went out: the new Player hears it as
-        part of this tick, and the old notes are released at the next tick (the new
-        Player hears those releases too), so its state matches what sounded. A model of
-        another grid renumbers every tick the session holds, from here on.
-        """
-        catch_up(prepared, self.history, regrid.n / self.tpq)
-        if regrid.new != regrid.old:
-            for part in (self.clock, self.scheduler, self.roll, self.history, self.modes):
-                part.regrid(regrid)
-            self.tpq, self.n = regrid.new, regrid.m
-        n = self.n
-        old = self.player
-        self._adopt = old.plan.tick if old.plan is not None else EMPTY_TICK
-        offs = old.cancel()
-        self.player = prepared.player
-        self.loaded = prepared.loaded
-        self.picture.describe(prepared.loaded, prepared.player)
-        self._answer_mark = None  # a mark of the old model's state cannot be rewound
-        if offs:
-            self.player.release(offs.offs)
-            self._schedule(n + 1, offs)
-        self.picture.notice(f"switched to {prepared.loaded.path.stem}")
-
-    def _bar(self) -> int:
-        return self.cfg.beats_per_bar * self.loaded.codec.ticks_per_quarter
+            prepared.player.set_key_mask(key_pitches(self.settings.key))  # as it is now
+            parts = (self.clock, self.scheduler, self.roll, self.history, self.modes)
+            regrid, self._adopt = install(prepared, self.history, n, self.tpq, parts, self.voice)
+            self.tpq, self.n, self.loaded = regrid.new, regrid.m, prepared.loaded
+            self.picture.describe(prepared.loaded, prepared.player)
+            self.picture.notice(f"switched to {prepared.loaded.path.stem}")
 
     def _publish(self, running: bool | None = None) -> None:
         self._snapshot = self.picture.take(
@@ -475,7 +415,7 @@ class Engine:
             tpq=self.tpq,
             settings=self.settings,
             channel=self.channel,
-            step_us=(self._p50, self._p99),
+            step_us=(self.steps.p50, self.steps.p99),
             late_ticks=self.late_ticks,
             ignored_input=self.ignored_input,
             error=self.error,

@@ -118,6 +118,17 @@ class Modes:
         if self.phase is Phase.ANSWERING:
             self.phase = Phase.LISTENING
 
+    def act(self, action: str, n: int) -> None:
+        """What a control action (controls.Action, a str) does to the phase, before deciding."""
+        if action == "play":
+            self.play()
+        elif action == "stop":
+            self.stop()
+        elif action == "end_call":
+            self.end_call(n)
+        elif action in ("panic", "reset"):
+            self.interrupt()
+
     def restart_answer(self) -> bool:
         """Regenerate: the answer starts over from its beginning; False outside continue."""
         if self.mode is not Mode.CONTINUE or self.answer_len == 0:

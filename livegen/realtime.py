@@ -16,6 +16,10 @@ from __future__ import annotations
 import gc
 import os
 import sys
+from collections import deque
+
+import numpy as np
+import numpy.ma  # noqa: F401  np.percentile imports it on first use: not in the first tick
 
 SWITCH_INTERVAL = 0.0005  # the GIL's hand-over time while a session runs (Python's: 5 ms)
 
@@ -32,6 +36,25 @@ def try_realtime(priority: int = 10) -> str:
             "allow it with an rtprio limit (e.g. the 'audio' group) for tighter timing"
         )
     return f"real-time scheduling: SCHED_FIFO priority {priority} for the tick thread"
+
+
+class StepTimes:
+    """The model step's latency over the last ``keep`` ticks, as p50/p99 in microseconds.
+
+    The percentiles are worked out every ``every`` ticks, not every tick: they are for
+    the panel, and a sort of 512 floats is not free on the tick path.
+    """
+
+    def __init__(self, keep: int = 512, every: int = 8) -> None:
+        self._times: deque[float] = deque(maxlen=keep)
+        self.every = every
+        self.p50 = self.p99 = 0.0
+
+    def add(self, seconds: float, n: int) -> None:
+        self._times.append(seconds)
+        if n % self.every == 0:
+            p = np.percentile(np.fromiter(self._times, float), [50, 99]) * 1e6
+            self.p50, self.p99 = float(p[0]), float(p[1])
 
 
 class Realtime:

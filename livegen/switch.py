@@ -180,6 +180,22 @@ def catch_up(prepared: Prepared, history: History, now: float) -> None:
     prepared.upto = now
 
 
+def install(prepared: Prepared, history: History, n: int, tpq: int, parts, voice) -> tuple:
+    """Catch ``prepared`` up to tick ``n`` and give it livegen's ``voice`` (voice.py).
+
+    A model of another grid renumbers every tick the session holds, from here on: each of
+    ``parts`` (clock, scheduler, piano roll, history, modes) takes the :class:`Regrid`.
+    Returns the regrid (``m`` is tick ``n``'s new number) and the old model's plan, which
+    sounds at this very tick (the new Player hears it as part of the tick).
+    """
+    regrid = prepared.regrid(n, tpq)
+    catch_up(prepared, history, n / tpq)
+    if regrid.new != regrid.old:
+        for part in parts:
+            part.regrid(regrid)
+    return regrid, voice.hand_over(prepared.player, regrid.m)
+
+
 class Switcher:
     """One worker thread that loads and warms the models asked for, one at a time.
 
