@@ -148,6 +148,8 @@ class Modes:
         self.answer_len = round(self.answer_len * scale)
         self.answer_left = round(self.answer_left * scale)
         self.ticks_per_bar = ticks_per_bar
+        # The silence a call ends with lasts as long as before, in the new ticks.
+        self.silence_ticks = max(1, round(self.silence_ticks * scale))
 
     # ---- the tick ------------------------------------------------------------------------
     def decide(self, n: int, struck: bool, sounding: bool, response_bars: float) -> Decision:

@@ -216,14 +216,14 @@ def test_regrid_scales_an_answer_in_flight_to_the_new_grid():
     assert out == [PLAY] * (3 * (BAR - 5) - 1) + [END]
 
 
-def test_regrid_moves_the_call_so_the_silence_is_counted_on_the_new_grid():
+def test_regrid_moves_the_call_and_keeps_the_silence_as_long_in_time():
     m = modes()
     m.decide(10, True, True, 0)
     m.decide(11, False, True, 0)
-    m.regrid(Regrid(11, 1, 2))  # tick t is now 2 t
+    m.regrid(Regrid(11, 1, 2))  # tick t is now 2 t: ticks half as long
     assert (m.call_start, m.last_heard) == (20, 22)
-    out = run(m, 23, SILENCE, 0)
-    assert out == [LISTEN] * (SILENCE - 1) + [BEGIN]
+    out = run(m, 23, 2 * SILENCE, 0)
+    assert out == [LISTEN] * (2 * SILENCE - 1) + [BEGIN]
     assert m.answer_len == 22 - 20 + 1
 
 
