@@ -223,9 +223,8 @@ def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Setti
         name = command.control.value
         changed = getattr(settings, name) != command.value
         ends = changed and command.control in (Control.MODE, Control.CHANNEL)
-        return dataclasses.replace(settings, **{name: command.value}), Effect(
-            True
-        ) if ends else NOTHING
+        effect = Effect(ends_notes=True) if ends else NOTHING
+        return dataclasses.replace(settings, **{name: command.value}), effect
     if isinstance(command, Do):
         action = command.action
         if action is Action.NEXT_MODE:
@@ -253,9 +252,12 @@ class CommandQueue:
             self._queue.append((self._seq, command))
             return self._seq
 
-    def put_first(self, command: Command) -> None:
-        """A command from a mapped CC: before the clients' commands of this tick (number 0)."""
-        self._queue.appendleft((0, command))
+    def put_first(self, commands: list[Command]) -> None:
+        """Commands from mapped CCs, in the order heard, before the clients' of this tick.
+
+        They have no number (0): no client waits for them.
+        """
+        self._queue.extendleft((0, c) for c in reversed(commands))
 
     def pop(self) -> tuple[int, Command]:
         return self._queue.popleft()

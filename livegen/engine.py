@@ -283,8 +283,7 @@ class Engine:
         if heard.released_all:
             self.picture.notice(f"{heard.released_all}: the musician's keys released")
         self.roll.record(heard.tick, n, YOU)
-        for number, value in heard.ccs:
-            self._control_change(number, value)
+        self._commands.put_first([c for c in map(self._control_change, heard.ccs) if c])
         ending, after = self._apply_commands(n)
         bars = self.settings.response_bars
         decision = self.modes.decide(n, heard.struck, self.hearing.sounding, bars)
@@ -316,14 +315,15 @@ class Engine:
         self._publish()
 
     # ---- controls -----------------------------------------------------------------------
-    def _control_change(self, number: int, value: int) -> None:
-        result = self.cc.command(number, value)
+    def _control_change(self, cc: tuple[int, int]) -> Command | None:
+        """The command a heard CC maps to; a learnt mapping is a notice, a stray CC counted."""
+        result = self.cc.command(*cc)
         if isinstance(result, str):
             self.picture.notice(result)
-        elif result is not None:
-            self._commands.put_first(result)
-        elif number not in self.cc.by_number:
+            return None
+        if result is None and cc[0] not in self.cc.by_number:
             self.ignored_input += 1
+        return result
 
     def _apply_commands(self, n: int) -> tuple[bool, list[Action]]:
         """Apply every queued command, in order (controls.apply says what each one means).

@@ -357,6 +357,17 @@ def test_cc_mapping_and_learn():
     assert engine.ports.panics == panics + 1
 
 
+def test_ccs_of_one_tick_act_in_the_order_they_came_before_the_clients_commands():
+    engine, _ = make(cc={"temperature": 21})
+    engine.submit(Set(Control.TEMPERATURE, 1.0))  # the panel's, submitted before the tick
+    sweep = [mido.Message("control_change", control=21, value=v) for v in (0, 64, 127)]
+    engine.tick([(0.0, m) for m in sweep])
+    # The knob's last position, then the panel's command: applied in that order.
+    assert engine.sampler.temperature == pytest.approx(1.0)
+    engine.tick([(0.0, m) for m in sweep])
+    assert engine.sampler.temperature == pytest.approx(2.0)  # the knob ends at 127
+
+
 # ---- model switch ------------------------------------------------------------------------
 @pytest.mark.parametrize("codec", ["melody", "poly", "performance"])
 def test_switch_model_mid_answer_warms_then_takes_over_without_a_gap(codec):
