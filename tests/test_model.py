@@ -10,24 +10,9 @@ import torch
 
 import livegen.model as model_module
 from livegen.model import LSTMModel, ModelConfig, State
+from tests.steppers.helpers import V, make_model, random_input
 
-V = 40  # vocabulary (keys for the frame model)
 TOL = 1e-5
-
-
-def make_model(frame_input: bool = False, n_layer: int = 2, dropout: float = 0.0) -> LSTMModel:
-    torch.manual_seed(0)
-    cfg = ModelConfig(
-        V, n_layer=n_layer, n_hidden=48, n_embd=16, dropout=dropout, frame_input=frame_input
-    )
-    return LSTMModel(cfg)
-
-
-def random_input(frame_input: bool, batch: int, length: int) -> torch.Tensor:
-    g = torch.Generator().manual_seed(1)
-    if frame_input:
-        return (torch.rand(batch, length, V, generator=g) < 0.15).float()  # (B, T, V)
-    return torch.randint(0, V, (batch, length), generator=g)  # (B, T)
 
 
 CASES = [
