@@ -2,7 +2,7 @@
 
 Each tick ``n`` (design.md, "One tick") runs :meth:`Engine.tick`: send what is due; take in
 a model that finished warming (switch.py); hear the musician (hearing.py); apply the
-controls that came (controls.py); decide by mode (modes.py), step, and schedule livegen's
+controls that came (control_path.py); decide by mode (modes.py), step, and schedule livegen's
 answer for ``n + 1`` (voice.py); record what sounded and publish the snapshot. The work for
 ``n + 1`` is done right after ``n`` went out, so output leaves on its deadline. The loop
 only waits on the tick source (clock.py), draining input meanwhile.
@@ -26,7 +26,8 @@ import torch
 
 from livegen.checkpoint import Loaded
 from livegen.clock import ClockEvent, tick_source
-from livegen.controls import Action, CcMap, Command, CommandQueue, Settings, apply
+from livegen.control_path import ControlPath
+from livegen.controls import CcMap, Command, Settings
 from livegen.device import resolve_device
 from livegen.errors import EngineError
 from livegen.hearing import Hearing
@@ -39,7 +40,7 @@ from livegen.realtime import Realtime, StepTimes
 from livegen.sampling import Sampler
 from livegen.scales import key_pitches
 from livegen.scheduler import Scheduler
-from livegen.snapshot import LIVEGEN, YOU, PianoRoll, Picture, Snapshot
+from livegen.snapshot import YOU, PianoRoll, Picture, Snapshot
 from livegen.switch import WARM_BARS, History, Switcher, install
 from livegen.voice import Voice
 
@@ -47,7 +48,6 @@ LATE = 0.002  # a tick sent more than this after its deadline counts as late
 ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free)
 RECENT_BARS = 8  # notes kept for the panel's piano roll
 CLOCK_TYPES = frozenset({"clock", "start", "stop", "continue", "songpos"})
-AFTER_STEP = (Action.PANIC, Action.RESET, Action.REGENERATE)  # done once the step is made
 
 
 class Engine:
@@ -73,12 +73,11 @@ class Engine:
         self.ports = ports
         self._now = now
         self.device = resolve_device(cfg.device)
-        self.settings = Settings.of(cfg)
         self.sampler = Sampler(cfg.temperature, cfg.top_p, cfg.seed)
         self.scheduler = Scheduler(ports.send)
         self.loaded = loaded
         self.roll = PianoRoll(RECENT_BARS * cfg.beats_per_bar * loaded.codec.ticks_per_quarter)
-        self.voice = Voice(self._player(loaded), self.scheduler, self.roll, cfg.channel)
+        self.voice = Voice(self._player(loaded, cfg.key), self.scheduler, self.roll, cfg.channel)
         self.tpq = tpq = loaded.codec.ticks_per_quarter
         lead = self.scheduler.send_now if cfg.clock_out else None
         self.clock = tick_source(
@@ -88,7 +87,6 @@ class Engine:
         self.modes = Modes(
             cfg.mode, silence_ticks=cfg.silence_ticks, ticks_per_bar=cfg.beats_per_bar * tpq
         )
-        self.cc = CcMap(cfg.cc)
         self.history = History(tpq, WARM_BARS * cfg.beats_per_bar)
         # The worker builds Players from values, never from the engine itself.
         sampler, device, precision = self.sampler, self.device, cfg.precision
@@ -97,8 +95,6 @@ class Engine:
         )
         self._primer = primer
 
-        self._commands = CommandQueue()
-        self._applied = 0  # the sequence number of the last command applied
         self._inbox: list[tuple[float, mido.Message]] = []
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
         self.n = 0  # the next tick to run
@@ -109,7 +105,8 @@ class Engine:
         self.error: str | None = None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-        self.picture = Picture(
+        self.cc = cc = CcMap(cfg.cc)
+        self.picture = picture = Picture(
             clock_kind=cfg.clock,
             beats_per_bar=cfg.beats_per_bar,
             modes=self.modes,
@@ -118,8 +115,20 @@ class Engine:
             scheduler=self.scheduler,
             hearing=self.hearing,
             roll=self.roll,
-            cc=self.cc,
+            cc=cc,
             ports=ports,
+        )
+        self.controls = ControlPath(
+            Settings.of(cfg),
+            cc=cc,
+            sampler=self.sampler,
+            clock=self.clock,
+            modes=self.modes,
+            voice=self.voice,
+            switcher=self.switcher,
+            ports=ports,
+            picture=picture,
+            fixed_velocity=cfg.fixed_velocity,
         )
         self.picture.describe(loaded, self.player)
         self._publish(running=False)
@@ -130,11 +139,15 @@ class Engine:
 
         ``snapshot().applied`` reaches that number once a tick has applied it.
         """
-        return self._commands.put(command)
+        return self.controls.submit(command)
 
     def snapshot(self) -> Snapshot:
         """The state at the last tick (cheap: a reference read)."""
         return self._snapshot
+
+    @property
+    def settings(self) -> Settings:
+        return self.controls.settings
 
     @property
     def player(self) -> Player:
@@ -283,11 +296,10 @@ class Engine:
         if heard.released_all:
             self.picture.notice(f"{heard.released_all}: the musician's keys released")
         self.roll.record(heard.tick, n, YOU)
-        self._commands.put_first([c for c in map(self._control_change, heard.ccs) if c])
-        ending, after = self._apply_commands(n)
+        applied = self.controls.apply(n, heard.ccs)
         bars = self.settings.response_bars
         decision = self.modes.decide(n, heard.struck, self.hearing.sounding, bars)
-        play = decision.play and not (ending or after)
+        play = decision.play and not (applied.ending or applied.after)
         voice = self.voice
         t0 = time.perf_counter()
         with torch.inference_mode():
@@ -296,11 +308,11 @@ class Engine:
                 hearing, self._adopt = hearing.merge(self._adopt), None
             answer = voice.player.step(hearing, play)
             self.steps.add(time.perf_counter() - t0, n)
-            voice.play(n + 1, answer, self._velocity())
-            if ending or decision.end is End.NOTES:
+            voice.play(n + 1, answer, self.controls.velocity(self.hearing))
+            if applied.ending or decision.end is End.NOTES:
                 voice.end(n, self.settings.channel)
-            for action in after:
-                self._after_step(action, n)
+            for action in applied.after:
+                self.controls.finish(action, n, self.hearing)
             if decision.end is End.BEGIN and play:
                 voice.begin_answer()
         self.history.record(n, voice.player.heard)
@@ -314,85 +326,11 @@ class Engine:
         self.modes.stop()
         self._publish()
 
-    # ---- controls -----------------------------------------------------------------------
-    def _control_change(self, cc: tuple[int, int]) -> Command | None:
-        """The command a heard CC maps to; a learnt mapping is a notice, a stray CC counted."""
-        result = self.cc.command(*cc)
-        if isinstance(result, str):
-            self.picture.notice(result)
-            return None
-        if result is None and cc[0] not in self.cc.by_number:
-            self.ignored_input += 1
-        return result
-
-    def _apply_commands(self, n: int) -> tuple[bool, list[Action]]:
-        """Apply every queued command, in order (controls.apply says what each one means).
-
-        Returns whether livegen's notes end at this tick (a mode or channel change, stop,
-        panic, reset), and the actions to finish after this tick's step.
-        """
-        ending = False
-        after: list[Action] = []
-        commands = self._commands
-        while commands:
-            seq, cmd = commands.pop()
-            old = self.settings
-            self.settings, effect = apply(old, cmd, playing=self.modes.playing)
-            if self.settings is not old:
-                self._propagate(old, self.settings)
-            ending |= effect.ends_notes
-            if effect.action is not None:
-                self.modes.act(effect.action, n)
-                if effect.action in AFTER_STEP:
-                    after.append(effect.action)
-            if effect.switch is not None:
-                self.switcher.request(effect.switch.target)
-            if effect.learn is not None:
-                self.cc.learn(effect.learn.control)
-            self._applied = max(self._applied, seq)
-        return ending, after
-
-    def _propagate(self, old: Settings, new: Settings) -> None:
-        """Hand each changed setting to the part that acts on it."""
-        if new.temperature != old.temperature:
-            self.sampler.temperature = new.temperature
-        if new.bpm != old.bpm:
-            self.clock.set_tempo(new.bpm)
-        if new.latency_ms != old.latency_ms:
-            self.clock.latency = new.latency_ms / 1000.0
-        if new.mode is not old.mode:
-            self.modes.set_mode(new.mode)
-        if new.key != old.key:
-            self.player.set_key_mask(key_pitches(new.key))
-
-    def _after_step(self, action: Action, n: int) -> None:
-        if action is Action.PANIC:
-            self.scheduler.all_off()
-            self.ports.panic()
-            self.roll.close(LIVEGEN, n + 1)
-            self.picture.notice("panic: all notes off")
-        elif action is Action.RESET:
-            self.voice.reset()
-            self.picture.notice("state reset")
-        elif action is Action.REGENERATE:
-            if self.voice.mark is None or not self.modes.restart_answer():
-                self.picture.notice("nothing to regenerate yet")
-            else:
-                self.voice.regenerate(n, self._velocity())
-
-    def _velocity(self) -> int | None:
-        """The velocity livegen's notes take (None: the model's own)."""
-        velocity = self.settings.velocity
-        if velocity == "player":
-            return self.hearing.velocity
-        if velocity == "fixed" or not self.loaded.codec.carries_velocity:
-            return self.cfg.fixed_velocity
-        return None
-
     # ---- model switch -------------------------------------------------------------------
-    def _player(self, loaded: Loaded) -> Player:
+    def _player(self, loaded: Loaded, key: str | None) -> Player:
+        """A player for ``loaded``, locked to ``key`` (None: no key lock)."""
         player = Player(loaded.model, loaded.codec, self.sampler, self.device, self.cfg.precision)
-        player.set_key_mask(key_pitches(self.settings.key))
+        player.set_key_mask(key_pitches(key))
         return player
 
     def _take_switch(self, n: int) -> None:
@@ -401,7 +339,7 @@ class Engine:
         if isinstance(prepared, str):
             self.picture.notice(prepared)
         elif prepared is not None:
-            prepared.player.set_key_mask(key_pitches(self.settings.key))  # as it is now
+            prepared.player.set_key_mask(self.controls.key_pitches())  # as it is now
             parts = (self.clock, self.scheduler, self.roll, self.history, self.modes)
             regrid, self._adopt = install(prepared, self.history, n, self.tpq, parts, self.voice)
             self.tpq, self.n, self.loaded = regrid.new, regrid.m, prepared.loaded
@@ -417,9 +355,9 @@ class Engine:
             channel=self.channel,
             step_us=(self.steps.p50, self.steps.p99),
             late_ticks=self.late_ticks,
-            ignored_input=self.ignored_input,
+            ignored_input=self.ignored_input + self.controls.stray_ccs,
             error=self.error,
-            applied=self._applied,
+            applied=self.controls.applied,
         )
 
     # ---- primer -------------------------------------------------------------------------

@@ -235,7 +235,12 @@ class Switcher:
         return ready.popleft()
 
     def put_back(self, prepared: Prepared) -> None:
-        """Not this tick (a grid change waits for a common tick line)."""
+        """Hand in a model prepared outside the worker, as if it had just finished warming.
+
+        The engine takes any prepared model at the next tick (another grid is installed at
+        once, :func:`install` renumbers the ticks); tests use this to prepare a switch on the
+        calling thread and choose the tick it lands on.
+        """
         self._ready.appendleft(prepared)
 
     def close(self) -> None:

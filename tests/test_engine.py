@@ -431,7 +431,8 @@ def test_a_switch_warms_the_new_model_on_everything_that_sounded():
     notes, or not caught up on the ticks that went by while it warmed, its state differs.
     """
     engine, ports = make(response_bars=4)
-    ref = engine._player(loaded())  # a third twin, fed exactly what the playing one hears
+    # A third twin, fed exactly what the playing one hears.
+    ref = engine._player(loaded(), engine.settings.key)
     inner = engine.player.step
 
     def step(tick, play):

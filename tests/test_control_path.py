@@ -1,0 +1,83 @@
+"""The control path: CCs heard first, each setting reaches its part, actions after the step."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from livegen.control_path import ControlPath
+from livegen.controls import Action, CcMap, Control, Do, Set, Settings
+from livegen.live_config import LiveConfig
+from livegen.modes import Modes
+from livegen.snapshot import LIVEGEN
+
+
+class Recorder:
+    """Stands in for each part: records what it was told."""
+
+    def __init__(self) -> None:
+        self.calls: list[tuple] = []
+        self.temperature = None
+        self.latency = 0.0
+        self.mark = None
+        self.codec = SimpleNamespace(carries_velocity=False)
+
+    def __getattr__(self, name):
+        return lambda *args: self.calls.append((name, *args))
+
+
+def path(**cfg):
+    config = LiveConfig(**cfg)
+    parts = {k: Recorder() for k in ("sampler", "clock", "switcher", "ports")}
+    voice = Recorder()
+    voice.player = Recorder()
+    voice.scheduler = Recorder()
+    voice.roll = Recorder()
+    picture = Recorder()
+    modes = Modes(config.mode, silence_ticks=4, ticks_per_bar=16)
+    cp = ControlPath(
+        Settings.of(config),
+        cc=CcMap(config.cc),
+        modes=modes,
+        voice=voice,
+        picture=picture,
+        fixed_velocity=config.fixed_velocity,
+        **parts,
+    )
+    return cp, parts, voice, picture
+
+
+def test_a_cc_heard_at_the_tick_acts_before_a_command_queued_since():
+    cp, parts, *_ = path(cc={"temperature": 20})
+    cp.submit(Set(Control.TEMPERATURE, 0.5))
+    cp.apply(0, [(20, 127)])  # the knob at the top, then the client's 0.5
+    assert cp.settings.temperature == 0.5
+    assert parts["sampler"].temperature == 0.5
+
+
+def test_each_changed_setting_reaches_its_part_and_the_sequence_is_echoed():
+    cp, parts, voice, _ = path()
+    seq = cp.submit(Set(Control.BPM, 100.0))
+    cp.submit(Set(Control.LATENCY_MS, 5.0))
+    last = cp.submit(Set(Control.KEY, "D dorian"))
+    applied = cp.apply(3, [])
+    assert ("set_tempo", 100.0) in parts["clock"].calls
+    assert parts["clock"].latency == 0.005
+    assert [c[0] for c in voice.player.calls] == ["set_key_mask"]
+    assert cp.applied == last > seq and not applied.ending
+
+
+def test_panic_ends_notes_now_and_is_finished_after_the_step():
+    cp, parts, voice, picture = path()
+    cp.submit(Do(Action.PANIC))
+    applied = cp.apply(7, [])
+    assert applied.ending and applied.after == (Action.PANIC,)
+    assert voice.scheduler.calls == []  # nothing is cut before the step
+    cp.finish(Action.PANIC, 7, hearing=None)
+    assert ("all_off",) in voice.scheduler.calls and ("panic",) in parts["ports"].calls
+    assert voice.roll.calls == [("close", LIVEGEN, 8)]  # the roll's notes end after this tick
+
+
+def test_a_stray_cc_is_counted_and_a_mapped_one_is_not():
+    cp, *_ = path(cc={"temperature": 20})
+    cp.apply(0, [(21, 64), (20, 64)])
+    assert cp.stray_ccs == 1
