@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
 
 import mido
@@ -203,3 +204,41 @@ def test_jack_server_gone_is_port_loss_then_a_clear_error(jack_server, monkeypat
         text = str(err.value)
         assert text.startswith("JACK failed") and doomed.name in text
         assert "jackd -d dummy" in text
+
+
+def test_no_message_is_lost_while_other_threads_hold_the_gil(ports, peer):
+    """The panel's bug: a call never answered because a note-off never arrived.
+
+    With a Python callback on JACK's process thread (the design before ef7f6d9 was split),
+    that thread waits for the GIL while other Python threads hold it (a panel redrawing,
+    in the same process then): jackd reports xruns and the events of the missed cycles
+    are gone. Measured here with two busy threads, 6,000 notes-on/off sent from another
+    process: a callback received 2,607-3,360 of them, polling rtmidi's queue all 6,000.
+    A lost note-off leaves a key held for good, so livegen never hears the call end.
+    """
+    stop = threading.Event()
+
+    def hold_the_gil() -> None:
+        x = 0
+        while not stop.is_set():  # pure Python: holds the GIL for whole switch intervals
+            for i in range(10_000):
+                x += i * i
+
+    busy = [threading.Thread(target=hold_the_gil, daemon=True) for _ in range(2)]
+    for thread in busy:
+        thread.start()
+    try:
+        p = peer(
+            "--send-to", "livegen in", "--flood", "3000", "--flood-seconds", "2",
+            "--start-delay", "0.1", "--linger", "0.3",
+        )  # fmt: skip
+        got: list = []
+        while p.proc.poll() is None:
+            got += ports.drain()
+            time.sleep(0.001)
+        report = p.wait()
+        got += ports.drain()
+    finally:
+        stop.set()
+    assert len(report["sent"]) == 3000
+    assert len(got) == 3000 and ports.dropped == 0
