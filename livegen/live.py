@@ -35,13 +35,16 @@ class Session:
     ports: object
     jack_server: object | None = None
     notices: list[str] = field(default_factory=list)
+    osc: Any = None  # livegen.osc.OscControl, with --osc
 
     def close(self) -> None:
-        """Engine first (all notes off while the port is still open), then ports, then JACK."""
+        """Engine first (all notes off while the port is still open), OSC, ports, then JACK."""
         try:
             self.engine.close()
         finally:
             try:
+                if self.osc is not None:
+                    self.osc.close()
                 self.ports.close()
             finally:
                 if self.jack_server is not None:
@@ -102,7 +105,17 @@ def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
     if ports.info.notice:
         notices.append(ports.info.notice)
     engine = Engine(loaded, ports, cfg, primer=primer, loader=load_model)
-    return Session(engine, ports, server, notices)
+    session = Session(engine, ports, server, notices)
+    if cfg.osc is not None:  # no listener unless asked
+        from livegen.osc import open_control
+
+        try:
+            session.osc = open_control(cfg, engine)
+        except BaseException:
+            session.close()
+            raise
+        notices.append(session.osc.notice)
+    return session
 
 
 def status_line(s: Snapshot) -> str:

@@ -96,6 +96,15 @@ class LiveConfig:
     queue_size: int = _setting(
         4096, "input messages held between ticks; beyond it they are dropped", metavar="N"
     )
+    osc: int | None = _setting(
+        None, "listen for OSC control on this UDP port (default: no listener)", metavar="PORT"
+    )
+    osc_host: str = _setting(
+        "127.0.0.1", "address the OSC listener binds to; 0.0.0.0: every interface", metavar="HOST"
+    )
+    osc_reply: str | None = _setting(
+        None, "send the session's figures by OSC to HOST:PORT 4 times a second", metavar="HOST:PORT"
+    )
     cc: dict[str, int] = field(
         default_factory=dict, metadata={"help": "control name -> CC number (YAML only)"}
     )
@@ -124,9 +133,23 @@ class LiveConfig:
                 parse_key(self.key)
             except ValueError as err:
                 raise _Invalid("key", str(err)) from None
+        _require(self.osc is None or 0 <= self.osc <= 65535, "osc", "port must be in 0..65535")
+        if self.osc_reply is not None:
+            try:
+                host_port(self.osc_reply)
+            except ValueError as err:
+                raise _Invalid("osc_reply", str(err)) from None
         for name, number in self.cc.items():
             _require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
             _require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")
+
+
+def host_port(text: str) -> tuple[str, int]:
+    """``HOST:PORT`` (``[::1]:9001`` too) as (host, port); ValueError naming what is wrong."""
+    host, sep, port = text.rpartition(":")
+    if not sep or not host or not port.isdigit() or not 1 <= int(port) <= 65535:
+        raise ValueError(f"must be HOST:PORT with a port in 1..65535, got {text!r}")
+    return host.strip("[]"), int(port)
 
 
 def _range(limit) -> str:

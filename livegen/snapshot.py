@@ -72,6 +72,8 @@ class Snapshot:
     ports: str = ""
     error: str | None = None
     applied: int = 0  # the sequence number of the last command applied (see Engine.submit)
+    osc_received: int = 0  # commands that came by OSC (livegen.osc); 0 without --osc
+    osc_ignored: tuple[tuple[str, int], ...] = ()  # OSC messages ignored, (kind, count)
 
     @property
     def beat(self) -> float:
@@ -172,6 +174,7 @@ class Picture:
         self.notices: deque[str] = deque(maxlen=6)
         self.notice_count = 0  # notices ever given
         self.model = self.codec = self.step_path = ""
+        self.osc: Any = None  # livegen.osc's Counts, when the session listens for OSC
 
     def notice(self, text: str) -> None:
         self.notices.append(text)
@@ -235,4 +238,6 @@ class Picture:
             ignored_input=ignored_input,
             error=error,
             applied=applied,
+            osc_received=self.osc.received if self.osc else 0,
+            osc_ignored=self.osc.ignored if self.osc else (),
         )

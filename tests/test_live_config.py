@@ -35,6 +35,9 @@ def test_overrides_win_and_none_keeps_the_file(tmp_path):
         ("key: H major\n", ["key"]),
         ("cc: {volume: 7}\n", ["cc", "volume"]),
         ("bpm: [1\n", ["broken YAML"]),
+        ("osc: 70000\n", ["osc", "0..65535"]),
+        ("osc_reply: 9001\n", ["osc_reply"]),
+        ("osc_reply: localhost\n", ["osc_reply", "HOST:PORT"]),
     ],
 )
 def test_bad_settings_are_named(tmp_path, text, words):
@@ -46,6 +49,13 @@ def test_bad_settings_are_named(tmp_path, text, words):
     assert str(path) in message
     for word in words:
         assert word in message
+
+
+def test_osc_is_off_unless_asked_and_on_loopback_when_asked():
+    cfg = load_live_config(SHIPPED)
+    assert cfg.osc is None and cfg.osc_reply is None  # no listener by default
+    assert load_live_config(SHIPPED, osc=9000).osc_host == "127.0.0.1"
+    assert load_live_config(None, osc_reply="[::1]:9001").osc_reply == "[::1]:9001"
 
 
 def test_a_bad_override_is_named():

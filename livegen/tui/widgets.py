@@ -112,7 +112,10 @@ class Timing(Static):
         t = Text()
         t.append("step   ", style="bold")
         t.append(f"p50 {snap.step_p50_us / 1000:.2f} ms  p99 {snap.step_p99_us / 1000:.2f} ms")
-        t.append(f"  ({snap.step_path or '?'})\n", style="dim")
+        t.append(f"  ({snap.step_path or '?'})", style="dim")
+        if snap.osc_ignored:  # listening for OSC: its commands, and the messages it ignored
+            t.append(f"  osc {snap.osc_received}, {sum(n for _, n in snap.osc_ignored)} ignored")
+        t.append("\n")
         t.append("ticks  ", style="bold")
         t.append(f"{max(snap.tick + 1, 0)}  ")
         t.append(f"late {snap.late_ticks}", style="red" if snap.late_ticks else "")
