@@ -193,19 +193,37 @@ def command(address: str, args: list[Any]) -> Command:
 
 
 class Counts:
-    """Commands made and messages ignored by kind; read from other threads (a tuple swap)."""
+    """Commands made and messages ignored by kind; read from other threads (a tuple swap).
+
+    The listening process counts with :meth:`ignore`; the engine's side takes its figures
+    with :meth:`take` and adds the commands the engine refused (:meth:`refuse`).
+    """
 
     def __init__(self) -> None:
         self.received = 0  # commands handed to the engine
+        self.refused = 0  # commands the engine refused (counted as bad values)
         self._ignored = dict.fromkeys(KINDS, 0)
         self.ignored: tuple[tuple[str, int], ...] = tuple(self._ignored.items())
 
     def ignore(self, kind: str, n: int = 1) -> None:
         self._ignored[kind] += n
-        self.ignored = tuple(self._ignored.items())
+        self._show()
+
+    def take(self, ignored: tuple[tuple[str, int], ...]) -> None:
+        self._ignored = dict(ignored)
+        self._show()
+
+    def refuse(self) -> None:
+        self.refused += 1
+        self._show()
+
+    def _show(self) -> None:
+        shown = dict(self._ignored)
+        shown[BAD_VALUE] += self.refused
+        self.ignored = tuple(shown.items())
 
     def total_ignored(self) -> int:
-        return sum(self._ignored.values())
+        return sum(n for _, n in self.ignored)
 
 
 def commands(dgram: bytes, counts: Counts) -> list[Command]:

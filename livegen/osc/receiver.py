@@ -1,18 +1,32 @@
-"""The OSC listener: a UDP socket read by a thread that only parses and submits.
+"""The OSC listener: a process of its own that parses datagrams and forwards only commands.
 
-It runs in the engine's process, beside the tick thread. The thread blocks in ``recv``
-(which releases the GIL), turns each datagram into commands (addresses.py) and hands them
-to ``engine.submit``, which only queues them: it never waits for the engine, and a bad
-datagram is counted, never raised. Whether parsing a flood here steals the tick thread's
-GIL was measured, not assumed: bench/osc_flood.py (BENCHMARKS.md, "OSC").
+Parsing in the engine's process was measured to cost the tick thread its GIL: a flood of
+10,000 bad datagrams a second doubled the step's p99 and made ticks late
+(bench/osc_flood.py, BENCHMARKS.md "OSC"). So the socket is bound here (a taken port fails
+when the session opens, in one line) and handed to a child process (``python -m
+livegen.osc.receiver``) that reads it, turns each datagram into commands (addresses.py)
+and sends over a pipe only the commands, and the counts of what it ignored at most
+:data:`COUNTS_EVERY`. A thread of the engine's process blocks on that pipe (releasing the
+GIL) and hands each command to ``engine.submit``, which only queues it: it never waits for
+the engine. The child ends when the pipe closes, however the engine's process ended. It runs at a
+lower priority (nice 10): under a flood it drops datagrams rather than take the core the
+tick thread needs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import os
+import select
+import signal
 import socket
+import subprocess
+import sys
 import threading
+import time
 from collections.abc import Callable
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 from livegen.errors import LivegenError
@@ -20,7 +34,8 @@ from livegen.osc.addresses import Counts, commands
 
 MAX_DATAGRAM = 65536
 RCVBUF = 1 << 20
-POLL = 0.25  # seconds between looks at the stop flag while no datagram comes
+COUNTS_EVERY = 0.1  # seconds: the child's counts reach the snapshot at most this late
+START_TIMEOUT = 10.0  # seconds for the child to say it listens
 
 
 class OscError(LivegenError):
@@ -44,42 +59,102 @@ def bind(host: str, port: int) -> socket.socket:
         raise OscError(
             f"cannot listen for OSC on {host}:{port}: {why}; choose another port with --osc PORT"
         ) from None
-    sock.settimeout(POLL)
     return sock
 
 
 class Receiver:
-    """Reads ``sock`` in a thread of its own until :meth:`close`; each command to ``submit``."""
+    """The listening child for ``sock`` and the thread that submits what it forwards.
+
+    ``submit`` is ``engine.submit``; ``counts`` (read by the snapshot) follows the child's.
+    """
 
     def __init__(self, sock: socket.socket, submit: Callable[[Any], Any], counts: Counts) -> None:
-        self.sock, self.submit, self.counts = sock, submit, counts
+        self.submit, self.counts = submit, counts
         self.address = sock.getsockname()[:2]
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="livegen-osc", daemon=True)
+        ours, theirs = socket.socketpair()
+        root = str(Path(__file__).resolve().parents[2])  # this livegen, wherever it lives
+        path = os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))
+        fds = (sock.fileno(), theirs.fileno())
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "livegen.osc.receiver", *map(str, fds)],
+            pass_fds=fds,
+            env={**os.environ, "PYTHONPATH": path},
+            stdin=subprocess.DEVNULL,
+        )
+        theirs.close()
+        sock.close()  # the child holds it now: the port is freed when the child ends
+        self._pipe = ours  # shut down by close(): the child and the thread read end of file
+        self._conn = Connection(os.dup(ours.fileno()))
+        self._thread = threading.Thread(target=self._forward, name="livegen-osc", daemon=True)
 
     def start(self) -> None:
         self._thread.start()
 
-    def _run(self) -> None:
-        sock, counts, submit = self.sock, self.counts, self.submit
-        while not self._stop.is_set():
-            try:
-                dgram = sock.recv(MAX_DATAGRAM)
-            except TimeoutError:
-                continue
-            except OSError:
-                break  # the socket was closed under us
-            for cmd in commands(dgram, counts):
-                try:
-                    submit(cmd)
-                    counts.received += 1
-                except Exception:  # noqa: BLE001  the engine refused it: counted, not fatal
-                    counts.ignore("bad_value")
+    def _forward(self) -> None:
+        conn, counts = self._conn, self.counts
+        try:
+            while True:
+                kind, value = conn.recv()
+                if kind == "counts":
+                    counts.take(value)
+                    continue
+                for cmd in value:
+                    try:
+                        self.submit(cmd)
+                        counts.received += 1
+                    except Exception:  # noqa: BLE001  the engine refused it: counted
+                        counts.refuse()
+        except (EOFError, OSError):
+            pass  # closed, or the child ended
 
     def close(self) -> None:
-        """Stop reading and free the port (never raises)."""
-        self._stop.set()
-        if self._thread.is_alive():
-            self._thread.join(2 * POLL)
+        """Stop the child and free the port (never raises)."""
         with contextlib.suppress(OSError):
-            self.sock.close()
+            self._pipe.shutdown(socket.SHUT_RDWR)  # the child reads end of file and exits
+        try:
+            self.process.wait(2.0)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        if self._thread.is_alive():
+            self._thread.join(1.0)
+        with contextlib.suppress(OSError):
+            self._conn.close()
+            self._pipe.close()
+
+
+def listen(sock: socket.socket, conn: Connection) -> None:
+    """The child's loop: datagrams in, commands and counts out, until the pipe closes."""
+    counts = Counts()
+    sock.setblocking(False)
+    shown, next_counts = counts.ignored, 0.0  # the figures last sent, and when next
+    while True:
+        ready, _, _ = select.select([sock, conn], [], [], COUNTS_EVERY)
+        if conn in ready:
+            return  # the engine's side closed (or sent anything): the session ends
+        out: list = []
+        with contextlib.suppress(BlockingIOError, InterruptedError):
+            for _ in range(1024):  # what has arrived, in one batch, then a look at the pipe
+                out += commands(sock.recv(MAX_DATAGRAM), counts)
+        if out:
+            conn.send(("commands", out))
+        now = time.monotonic()
+        if counts.ignored != shown and now >= next_counts:
+            shown, next_counts = counts.ignored, now + COUNTS_EVERY
+            conn.send(("counts", shown))
+
+
+def main(argv: list[str]) -> None:
+    # Ctrl-C reaches the whole process group; what it means is the client's to decide.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # Under a flood the listener must lose datagrams, not the tick thread its core.
+    os.nice(10)
+    sock_fd, conn_fd = map(int, argv)
+    sock = socket.socket(fileno=sock_fd)
+    conn = Connection(conn_fd)
+    with contextlib.suppress(EOFError, OSError, BrokenPipeError):
+        listen(sock, conn)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
