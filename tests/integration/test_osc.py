@@ -182,3 +182,28 @@ def test_livegen_run_says_in_one_line_when_the_osc_port_is_taken(jack_server):
         f"livegen: error: cannot listen for OSC on 127.0.0.1:{port}: Address already in use; "
         "choose another port with --osc PORT"
     )
+
+
+def listener_pid(engine_pid: int, timeout: float = 10.0) -> int:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for task in Path(f"/proc/{engine_pid}/task").iterdir():
+            for child in (task / "children").read_text().split():
+                if b"livegen.osc.receiver" in Path(f"/proc/{child}/cmdline").read_bytes():
+                    return int(child)
+        time.sleep(0.05)
+    raise AssertionError("the engine's process started no OSC listener")
+
+
+def test_the_listener_ends_with_the_engine_process_even_when_killed(session):
+    import os
+    import signal
+
+    from tests.integration.test_boundary import gone
+
+    engine, _, _, port = session
+    child = listener_pid(engine.hello.pid)
+    os.kill(engine.hello.pid, signal.SIGKILL)
+    assert gone(child), "the OSC listener outlived the engine's process"
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+        s.bind(("127.0.0.1", port))  # the port is free again
