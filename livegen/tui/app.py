@@ -34,15 +34,8 @@ from livegen.snapshot import Snapshot
 from livegen.tui import keys
 from livegen.tui.models import Catalog, ModelEntry
 from livegen.tui.state import model_reference, save_state
-from livegen.tui.widgets import (
-    LIVEGEN,
-    PLAYER,
-    ModelTable,
-    NoticeLine,
-    PianoRoll,
-    SessionInfo,
-    Timing,
-)
+from livegen.tui.roll import PianoRoll, legend
+from livegen.tui.widgets import ModelTable, NoticeLine, SessionInfo, Timing
 
 POLL = 0.2  # seconds between snapshot reads: 5 redraws a second is plenty to read
 BACKENDS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "windows": "Windows MM"}
@@ -147,7 +140,7 @@ class LivegenApp(App[int]):
         self.models.border_title = "Models"
         self.timing.border_title = "Timing"
         self.query_one("#controls").border_title = "Set"
-        self.roll.border_title = f"Piano roll  [{PLAYER}]■[/] you  [{LIVEGEN}]■[/] livegen"
+        self.roll.border_title = legend()
         self.models.focus()
         if not self.is_headless:
             self._catch_signals()
