@@ -32,7 +32,9 @@ from livegen.errors import LivegenError
 from livegen.modes import Mode
 from livegen.snapshot import Snapshot
 from livegen.tui import keys
+from livegen.tui.learn import LearnScreen
 from livegen.tui.models import Catalog, ModelEntry
+from livegen.tui.presets import PresetScreen, apply_preset
 from livegen.tui.state import model_reference, save_state
 from livegen.tui.roll import PianoRoll, legend
 from livegen.tui.widgets import ModelTable, NoticeLine, SessionInfo, Timing
@@ -74,6 +76,7 @@ class LivegenApp(App[int]):
         start_engine: bool = True,
         snapshot_source: Callable[[], Snapshot] | None = None,
         poll: float = POLL,
+        remembered: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -91,6 +94,9 @@ class LivegenApp(App[int]):
         self._session_closed = False
         self._signals: list[int] = []
         self.save_error: str | None = None  # the remembered settings could not be written
+        # The CC map is remembered once it was (or is) changed, else live.yaml's stays in charge.
+        self._cc = self.snap.cc_map
+        self._cc_remembered = "cc" in (remembered or {})
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -193,6 +199,7 @@ class LivegenApp(App[int]):
                 "checkpoint": model_reference(target),
                 "temperature": snap.temperature,
                 "mode": snap.mode,
+                "cc": dict(snap.cc_map) if self._cc_remembered else None,
             },
         )
         if notice:
@@ -208,6 +215,11 @@ class LivegenApp(App[int]):
         self.timing.show(snap)
         self.roll.show(snap)
         self.sub_title = snap.model
+        if isinstance(self.screen, LearnScreen):
+            self.screen.show(snap)
+        if snap.cc_map != self._cc:  # learnt, forgotten or a preset's: remembered at once
+            self._cc, self._cc_remembered = snap.cc_map, True
+            self._remember()
         table = self.models
         fresh = min(snap.notice_count - self._seen_notices, len(snap.notices))
         self._seen_notices = snap.notice_count
@@ -339,7 +351,19 @@ class LivegenApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, keys.HelpScreen):
-            self.push_screen(keys.HelpScreen())
+            self.push_screen(keys.HelpScreen(self.snap.cc_map))
+
+    def action_learn(self) -> None:
+        if not isinstance(self.screen, LearnScreen):
+            self.push_screen(LearnScreen(self.snap, self._submit))
+
+    def action_presets(self) -> None:
+        if not isinstance(self.screen, PresetScreen):
+            self.push_screen(PresetScreen(self.choose_preset))
+
+    def choose_preset(self, name: str, preset: Any) -> None:
+        text, warning = apply_preset(name, preset, self.read_snapshot(), self._submit)
+        self.say(text, warning=warning)
 
     def action_edit(self, field: str) -> None:
         (self.models if field == "models" else self.fields[field]).focus()
