@@ -173,7 +173,8 @@ def test_forget_and_map_cc_take_only_what_a_cc_can_control():
     assert "0..119" in one_line_error(lambda: MapCc("panic", 123))  # a channel mode message
     assert "whole number" in one_line_error(lambda: MapCc("panic", 2.5))
     settings = Settings()
-    assert apply(settings, Forget("panic"), playing=True) == (settings, Effect(mapping=Forget("panic")))
+    forget = Forget("panic")
+    assert apply(settings, forget, playing=True) == (settings, Effect(mapping=forget))
 
 
 def test_forget_and_map_cc_change_the_map():

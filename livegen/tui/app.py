@@ -35,8 +35,8 @@ from livegen.tui import keys
 from livegen.tui.learn import LearnScreen
 from livegen.tui.models import Catalog, ModelEntry
 from livegen.tui.presets import PresetScreen, apply_preset
-from livegen.tui.state import model_reference, save_state
 from livegen.tui.roll import PianoRoll, legend
+from livegen.tui.state import model_reference, save_state
 from livegen.tui.widgets import ModelTable, NoticeLine, SessionInfo, Timing
 
 POLL = 0.2  # seconds between snapshot reads: 5 redraws a second is plenty to read

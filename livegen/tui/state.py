@@ -18,7 +18,6 @@ import yaml
 
 from livegen.controls import CC_CONTROLS
 from livegen.live_config import MODES
-
 from livegen.paths import CONFIG_DIR_ENV as ENV  # noqa: F401  (re-exported)
 from livegen.paths import config_dir
 

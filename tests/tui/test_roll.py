@@ -88,8 +88,6 @@ def test_wide_ticks_are_folded_into_sixteenth_columns():
     assert c4[4:8] in ("▀▀▀▀", "▄▄▄▄") and c4[8] not in "▀▄"  # a quarter is 4 columns
 
 
-
-
 def test_the_plan_is_drawn_ahead_of_the_play_line_in_its_own_shade_and_glyph():
     # E4 sounds from tick 5 (livegen's); the plan: G4 and C5 at the next tick, 10.
     snap = Snapshot(tick=9, recent=(NoteSpan(64, 5, None, "out"),), plan=((10, (67, 72)),))
