@@ -44,6 +44,7 @@ class LearnScreen(ModalScreen[None]):
         self.snap = snap
         self.submit = submit  # the app's: a function making a command -> seq, or None
         self.asked: str | None = None  # the control this screen asked to learn
+        self.ready = False  # the table has its rows (the app may call show before)
 
     def compose(self) -> ComposeResult:
         self.table = DataTable(id="learn-table", cursor_type="row", zebra_stripes=False)
@@ -59,11 +60,14 @@ class LearnScreen(ModalScreen[None]):
         for control in CC_CONTROLS:
             self.table.add_row(control, "", what(control), key=control)
         self.table.focus()
+        self.ready = True
         self.show(self.snap)
 
     def show(self, snap: Snapshot) -> None:
         """Redraw from the latest snapshot (the app calls this at every read)."""
         self.snap = snap
+        if not self.ready:
+            return
         mapped = dict(snap.cc_map)
         for control in CC_CONTROLS:
             number = mapped.get(control)
