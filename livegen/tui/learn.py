@@ -22,6 +22,7 @@ from livegen.controls import CC_CONTROLS, CC_RANGES, Forget, Learn
 from livegen.snapshot import Snapshot
 
 CONTINUOUS = {c.value for c in CC_RANGES}
+HINT = Text("enter: learn the selected control   delete: forget its CC", style="dim")
 
 
 def what(control: str) -> str:
@@ -45,6 +46,8 @@ class LearnScreen(ModalScreen[None]):
         self.submit = submit  # the app's: a function making a command -> seq, or None
         self.asked: str | None = None  # the control this screen asked to learn
         self.ready = False  # the table has its rows (the app may call show before)
+        self.message: str | Text | None = None  # what the last key did
+        self.waited = False  # the engine has been seen learning what this screen asked for
 
     def compose(self) -> ComposeResult:
         self.table = DataTable(id="learn-table", cursor_type="row", zebra_stripes=False)
@@ -74,18 +77,19 @@ class LearnScreen(ModalScreen[None]):
             shown = "…move one" if snap.learning == control else "" if number is None else number
             self.table.update_cell(control, "CC", str(shown))
         if snap.learning is not None:
+            self.waited = self.waited or snap.learning == self.asked
             self.status.update(
                 Text(
                     f"learning {snap.learning}: move a knob or press a pad on your controller",
                     style="bold #ffaf00",
                 )
             )
-        elif self.asked is not None and self.asked in mapped:
-            self.status.update(f"CC {mapped[self.asked]} now controls {self.asked}")
-        else:
-            self.status.update(
-                Text("enter: learn the selected control   delete: forget its CC", style="dim")
-            )
+            return
+        if self.waited and self.asked in mapped:  # the learn it asked for is done
+            self.message = f"CC {mapped[self.asked]} now controls {self.asked}"
+            self.asked, self.waited = None, False
+        # The last thing said stays until the next key: a redraw must not wipe it.
+        self.status.update(self.message or HINT)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()  # the app's model list takes a selected row as a model to switch to
@@ -97,16 +101,20 @@ class LearnScreen(ModalScreen[None]):
     def action_learn(self) -> None:
         control = self.selected()
         if self.submit(lambda: Learn(control)) is not None:
-            self.asked = control
-            self.status.update(Text(f"learning {control}: move a knob or press a pad", "bold"))
+            self.asked, self.waited = control, False
+            self.say(Text(f"learning {control}: move a knob or press a pad", "bold"))
 
     def action_forget(self) -> None:
         control = self.selected()
         if control not in dict(self.snap.cc_map):
-            self.status.update(Text(f"{control} has no CC to forget", style="dim"))
+            self.say(Text(f"{control} has no CC to forget", style="dim"))
             return
         if self.submit(lambda: Forget(control)) is not None:
-            self.status.update(f"{control}: its CC is forgotten at the next tick")
+            self.say(f"{control}: its CC is forgotten at the next tick")
+
+    def say(self, message: str | Text) -> None:
+        self.message = message
+        self.status.update(message)
 
     def action_close(self) -> None:
         if self.snap.learning is not None or self.asked is not None:

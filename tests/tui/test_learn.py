@@ -55,6 +55,7 @@ def test_learn_a_knob_it_acts_at_once_and_is_remembered_and_listed(panel, config
             await ticks(pilot, engine)
             assert cell(app, "temperature") == "30"
             assert "CC 30 now controls temperature" in app.notices
+            assert str(app.screen.status.render()) == "CC 30 now controls temperature"
             engine.move_cc(30, 127)  # and it drives the temperature from now on
             assert engine.snapshot().temperature == pytest.approx(2.0)
             # Remembered at once, not only at the exit (a crash keeps it).
