@@ -331,7 +331,7 @@ def _channel(text: str) -> int:
 
 
 def _live_config(args: argparse.Namespace, remembered: dict | None = None):
-    """configs/live.yaml (or --config), then ``remembered``, then the command line."""
+    """configs/live.yaml (or --config), then ``remembered``, then --preset, then the flags."""
     from livegen.live_config import load_live_config
 
     config = args.config
@@ -339,7 +339,7 @@ def _live_config(args: argparse.Namespace, remembered: dict | None = None):
         config = LIVE_CONFIG
     flags = {f.name: getattr(args, f.name) for f, _ in _live_fields()}
     given = {k: v for k, v in flags.items() if v is not None}
-    return load_live_config(config, **{**(remembered or {}), **given})
+    return load_live_config(config, remembered, **given)
 
 
 def cmd_run(args: argparse.Namespace) -> int:

@@ -83,6 +83,8 @@ class ControlPath:
                 self._switcher.request(effect.switch.target)
             if effect.learn is not None:
                 self.cc.learn(effect.learn.control)
+            if effect.mapping is not None:
+                self.cc.change(effect.mapping)
             self.applied = max(self.applied, seq)
         return Applied(ending, tuple(after))
 

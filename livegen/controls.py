@@ -2,7 +2,8 @@
 
 The panel, ``livegen run``, a MIDI controller and the tests all change a session the same
 way: they build a command (``Set(Control.TEMPERATURE, 0.8)``, ``Do(Action.PANIC)``,
-``SwitchModel("chorale_poly")``, ``Learn("temperature")``) and submit it; the engine
+``SwitchModel("chorale_poly")``, ``Learn("temperature")``, ``Forget("temperature")``) and
+submit it; the engine
 applies every command at the start of the next tick, in order. A command checks its value
 when it is built, in the caller's thread, against :data:`LIMITS`, the one place a limit
 lives (the panel's +/- keys, the CC ranges and the config check read it too). Commands
@@ -174,7 +175,37 @@ class Learn:
             raise ValueError(f"unknown control {self.control!r} (one of {', '.join(CC_CONTROLS)})")
 
 
-Command = Set | Do | SwitchModel | Learn
+def _check_cc_control(control: str) -> None:
+    if control not in CC_CONTROLS:
+        raise ValueError(f"unknown control {control!r} (one of {', '.join(CC_CONTROLS)})")
+
+
+@dataclass(frozen=True, slots=True)
+class Forget:
+    """Remove ``control``'s CC mapping (the CC it had is then ignored)."""
+
+    control: str
+
+    def __post_init__(self) -> None:
+        _check_cc_control(self.control)
+
+
+@dataclass(frozen=True, slots=True)
+class MapCc:
+    """Map CC ``number`` to ``control`` (a preset's CC map, set without moving a knob)."""
+
+    control: str
+    number: int
+
+    def __post_init__(self) -> None:
+        _check_cc_control(self.control)
+        if isinstance(self.number, bool) or not isinstance(self.number, int):
+            raise ValueError(f"a CC number must be a whole number, got {self.number!r}")
+        if not 0 <= self.number <= 119:  # 120..127 are channel mode messages
+            raise ValueError(f"a CC number must be in 0..119, got {self.number}")
+
+
+Command = Set | Do | SwitchModel | Learn | Forget | MapCc
 
 
 @dataclass(frozen=True, slots=True)
@@ -206,6 +237,7 @@ class Effect:
     action: Action | None = None  # play, stop, end_call, panic, reset or regenerate (resolved)
     switch: SwitchModel | None = None  # load and warm this model
     learn: Learn | None = None  # map the next CC
+    mapping: Forget | MapCc | None = None  # change the CC map now
 
 
 NOTHING = Effect()
@@ -234,6 +266,8 @@ def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Setti
         return settings, Effect(ends_notes=action in ENDING, action=action)
     if isinstance(command, SwitchModel):
         return settings, Effect(switch=command)
+    if isinstance(command, Forget | MapCc):
+        return settings, Effect(mapping=command)
     return settings, Effect(learn=command)
 
 
@@ -280,6 +314,14 @@ class CcMap:
 
     def learn(self, control: str | None) -> None:
         self.learning = control
+
+    def change(self, command: Forget | MapCc) -> None:
+        """Forget a control's CC, or map one; a control has at most one CC, a CC one control."""
+        name = command.control
+        self.by_number = {k: v for k, v in self.by_number.items() if v != name}
+        if isinstance(command, MapCc):
+            self.by_number[command.number] = name
+            self._high.discard(command.number)
 
     def pairs(self) -> tuple[tuple[str, int], ...]:
         return tuple(sorted((name, num) for num, name in self.by_number.items()))

@@ -108,6 +108,12 @@ class LiveConfig:
     cc: dict[str, int] = field(
         default_factory=dict, metadata={"help": "control name -> CC number (YAML only)"}
     )
+    preset: str | None = _setting(
+        None,
+        "named live settings (configs/presets/, or presets/ in the user's config folder); "
+        "they override this file and the remembered settings, flags override them",
+        metavar="NAME",
+    )
 
     def __post_init__(self) -> None:
         _require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
@@ -156,20 +162,30 @@ def _range(limit) -> str:
     return f"must be in {limit.low:g}..{limit.high:g}"
 
 
-def load_live_config(path: str | Path | None, **overrides: Any) -> LiveConfig:
-    """The YAML file's settings (or the defaults), then the non-None ``overrides``."""
+def load_live_config(
+    path: str | Path | None, remembered: dict[str, Any] | None = None, **overrides: Any
+) -> LiveConfig:
+    """The YAML file's settings (or the defaults), then ``remembered`` (the panel's), then
+    the preset named by the overrides or the file, then the non-None ``overrides``."""
     data: dict[str, Any] = {}
     where = "live settings"
     if path is not None:
         data = read_yaml(path) or {}
         where = str(path)
-    cfg = from_dict(LiveConfig, data, where)
+    cfg = _replace(from_dict(LiveConfig, data, where), remembered or {}, "remembered settings")
+    preset = overrides.get("preset") or cfg.preset
+    if preset:
+        from livegen import presets  # it imports this module
+
+        cfg = presets.load(preset).over(cfg)
+    return _replace(cfg, overrides, "command line")
+
+
+def _replace(cfg: LiveConfig, overrides: dict[str, Any], where: str) -> LiveConfig:
     changes = {k: v for k, v in overrides.items() if v is not None}
     if not changes:
         return cfg
     try:
         return dataclasses.replace(cfg, **changes)
     except _Invalid as e:
-        raise ConfigError(
-            f"command line: {e.key} {e.problem} (got {changes.get(e.key)!r})"
-        ) from None
+        raise ConfigError(f"{where}: {e.key} {e.problem} (got {changes.get(e.key)!r})") from None

@@ -189,6 +189,22 @@ class Scheduler:
         with self._lock:
             return sorted(set(self._book) | self._unsure)
 
+    def planned(self, after: int) -> tuple[tuple[int, tuple[int, ...]], ...]:
+        """The note-ons scheduled after tick ``after``: ``(tick, pitches)`` per tick, in order.
+
+        livegen plans one tick ahead, so this is a few events; the panel draws them ahead of
+        the play line. A plain scan of the heap: no sort unless something is planned.
+        """
+        with self._lock:
+            ons = [(e[0], e[4]) for e in self._heap if e[1] == _ON and e[0] > after]
+        if not ons:
+            return ()
+        ons.sort()
+        out: dict[int, list[int]] = {}
+        for tick, pitch in ons:
+            out.setdefault(tick, []).append(pitch)
+        return tuple((tick, tuple(pitches)) for tick, pitches in out.items())
+
     def pending(self) -> int:
         """Scheduled events not yet sent."""
         return len(self._heap)

@@ -65,6 +65,9 @@ class Snapshot:
     held: tuple[int, ...] = ()  # the musician's keys livegen believes are down (pedal too)
     open_notes: tuple[tuple[int, int], ...] = ()
     recent: tuple[NoteSpan, ...] = ()
+    # livegen's plan: the pitches it will strike at each coming tick, (tick, pitches), as
+    # scheduled after this tick (it plans one tick ahead, so usually the next tick only)
+    plan: tuple[tuple[int, tuple[int, ...]], ...] = ()
     notices: tuple[str, ...] = ()  # the latest few
     notice_count: int = 0  # notices ever given (to tell which are new)
     learning: str | None = None
@@ -226,6 +229,7 @@ class Picture:
             held=self.hearing.keys(),
             open_notes=tuple(self.scheduler.open_notes()),
             recent=self.roll.spans(n),
+            plan=self.scheduler.planned(n - 1),
             notices=tuple(self.notices),
             notice_count=self.notice_count,
             learning=self.cc.learning,

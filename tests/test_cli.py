@@ -154,6 +154,26 @@ def test_bare_livegen_takes_the_live_options_over_the_remembered_ones(panel_run,
     assert panel_run["cfg"].temperature == 1.1
 
 
+def test_a_preset_at_start_sits_over_the_remembered_settings_and_under_the_flags(
+    panel_run, tmp_path
+):
+    config = tmp_path / "config"
+    (config / "presets").mkdir(parents=True)
+    (config / "state.yaml").write_text("temperature: 0.5\nmode: accompany\ncc: {reset: 9}\n")
+    (config / "presets" / "mine.yaml").write_text("temperature: 1.2\nbpm: 70\ncc: {panic: 3}\n")
+    assert run(["--preset", "mine", "--bpm", "90"]) == 0
+    cfg = panel_run["cfg"]
+    assert (cfg.temperature, cfg.bpm, cfg.mode, cfg.cc) == (1.2, 90, "accompany", {"panic": 3})
+
+
+def test_a_bad_preset_at_start_is_one_line(capsys, monkeypatch, tmp_path):
+    monkeypatch.setenv("LIVEGEN_CONFIG_DIR", str(tmp_path))
+    expect_error(["run", "--preset", "nope"], capsys, "no preset named 'nope'", "ballad")
+    (tmp_path / "presets").mkdir()
+    (tmp_path / "presets" / "typo.yaml").write_text("mode: free\ntempo: 90\n")
+    expect_error(["run", "--preset", "typo"], capsys, "typo.yaml", "unknown key 'tempo'")
+
+
 def test_bare_livegen_with_a_missing_checkpoint(capsys, monkeypatch, tmp_path):
     monkeypatch.setenv("LIVEGEN_CONFIG_DIR", str(tmp_path))
     expect_error(["--checkpoint", "no_such_model"], capsys, "no_such_model")

@@ -19,7 +19,9 @@ from livegen.controls import (
     Control,
     Do,
     Effect,
+    Forget,
     Learn,
+    MapCc,
     Set,
     Settings,
     SwitchModel,
@@ -165,6 +167,28 @@ def test_learn_none_stops_learning():
     assert isinstance(cc.command(10, 0), Set) and cc.pairs() == (("temperature", 10),)
 
 
+def test_forget_and_map_cc_take_only_what_a_cc_can_control():
+    assert "channel" in one_line_error(lambda: Forget("channel"))
+    assert "channel" in one_line_error(lambda: MapCc("channel", 3))
+    assert "0..119" in one_line_error(lambda: MapCc("panic", 123))  # a channel mode message
+    assert "whole number" in one_line_error(lambda: MapCc("panic", 2.5))
+    settings = Settings()
+    forget = Forget("panic")
+    assert apply(settings, forget, playing=True) == (settings, Effect(mapping=forget))
+
+
+def test_forget_and_map_cc_change_the_map():
+    cc = CcMap({"temperature": 10, "panic": 11})
+    cc.change(Forget("temperature"))
+    assert cc.pairs() == (("panic", 11),) and cc.command(10, 64) is None
+    cc.change(Forget("temperature"))  # forgetting what is not mapped changes nothing
+    assert cc.pairs() == (("panic", 11),)
+    cc.change(MapCc("reset", 11))  # takes CC 11 from panic
+    cc.change(MapCc("temperature", 12))
+    assert cc.pairs() == (("reset", 11), ("temperature", 12))
+    assert cc.command(11, 127) == Do(Action.RESET)
+
+
 COMMANDS = [
     Set(Control.TEMPERATURE, 0.8),
     Set("channel", 15),
@@ -177,6 +201,8 @@ COMMANDS = [
     SwitchModel("chorale_poly"),
     Learn("temperature"),
     Learn(None),
+    Forget("panic"),
+    MapCc("bpm", 30),
 ]
 
 

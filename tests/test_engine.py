@@ -15,7 +15,7 @@ import torch
 
 from livegen.checkpoint import Loaded
 from livegen.codecs import make_codec
-from livegen.controls import Action, Control, Do, Learn, Set
+from livegen.controls import Action, Control, Do, Forget, Learn, MapCc, Set
 from livegen.engine import Engine
 from livegen.live_config import LiveConfig
 from livegen.snapshot import Snapshot
@@ -355,6 +355,42 @@ def test_cc_mapping_and_learn():
     panics = engine.ports.panics
     engine.tick([(0.0, mido.Message("control_change", control=30, value=127))])
     assert engine.ports.panics == panics + 1
+
+
+def test_forget_removes_a_mapping_at_the_next_tick_and_map_cc_sets_one():
+    engine, _ = make(cc={"temperature": 21, "panic": 22})
+    engine.submit(Forget("temperature"))
+    engine.tick([])
+    assert engine.snapshot().cc_map == (("panic", 22),)
+    ignored = engine.snapshot().ignored_input
+    engine.tick([(0.0, mido.Message("control_change", control=21, value=127))])
+    assert engine.sampler.temperature == pytest.approx(0.9)  # CC 21 controls nothing now
+    assert engine.snapshot().ignored_input == ignored + 1
+    engine.submit(MapCc("temperature", 22))  # takes CC 22 from panic
+    engine.tick([])
+    assert engine.snapshot().cc_map == (("temperature", 22),)
+    engine.tick([(0.0, mido.Message("control_change", control=22, value=127))])
+    assert engine.sampler.temperature == pytest.approx(2.0)
+    assert engine.ports.panics == 0
+
+
+def test_the_snapshots_plan_is_what_the_next_tick_sends():
+    engine, ports = make(mode="free", seed=3)
+    checked = 0
+    for _ in range(64):
+        engine.tick([])
+        snap = engine.snapshot()
+        sent_before = len(ports.sent)
+        engine.tick([])
+        sent = ports.sent[sent_before:]
+        struck = sorted(m.note for m in sent if m.type == "note_on" and m.velocity > 0)
+        plan = dict(snap.plan)
+        assert set(plan) <= {snap.tick + 1}, plan  # livegen plans one tick ahead
+        assert sorted(plan.get(snap.tick + 1, ())) == struck
+        checked += bool(struck)
+    assert checked >= 5, "the tiny model played too little to check its plan"
+    engine.shutdown()
+    assert engine.snapshot().plan == ()  # shut down: nothing is planned any more
 
 
 def test_ccs_of_one_tick_act_in_the_order_they_came_before_the_clients_commands():

@@ -212,3 +212,17 @@ def test_bad_pitch_or_channel_is_refused_at_once():
         s.note_on(0, 128, 80)
     with pytest.raises(ValueError, match="channel"):
         s.note_off(0, 60, channel=16)
+
+
+def test_planned_lists_the_note_ons_to_come_by_tick():
+    s = Scheduler(Out())
+    assert s.planned(0) == ()
+    s.schedule(5, Tick(offs=(60,), ons=((64, 90), (67, 90))))
+    s.note_on(6, 72, 80)
+    s.note_off(7, 72)
+    assert s.planned(4) == ((5, (64, 67)), (6, (72,)))
+    assert s.planned(5) == ((6, (72,)),)  # only what is after the tick given
+    s.send_due(5)
+    assert s.planned(4) == ((6, (72,)),)  # sent: no longer a plan
+    s.all_off()
+    assert s.planned(0) == ()

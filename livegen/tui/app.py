@@ -32,17 +32,12 @@ from livegen.errors import LivegenError
 from livegen.modes import Mode
 from livegen.snapshot import Snapshot
 from livegen.tui import keys
+from livegen.tui.learn import LearnScreen
 from livegen.tui.models import Catalog, ModelEntry
+from livegen.tui.presets import PresetScreen, apply_preset
+from livegen.tui.roll import PianoRoll, legend
 from livegen.tui.state import model_reference, save_state
-from livegen.tui.widgets import (
-    LIVEGEN,
-    PLAYER,
-    ModelTable,
-    NoticeLine,
-    PianoRoll,
-    SessionInfo,
-    Timing,
-)
+from livegen.tui.widgets import ModelTable, NoticeLine, SessionInfo, Timing
 
 POLL = 0.2  # seconds between snapshot reads: 5 redraws a second is plenty to read
 BACKENDS = {"alsa": "ALSA", "jack": "JACK", "coremidi": "CoreMIDI", "windows": "Windows MM"}
@@ -81,6 +76,7 @@ class LivegenApp(App[int]):
         start_engine: bool = True,
         snapshot_source: Callable[[], Snapshot] | None = None,
         poll: float = POLL,
+        remembered: dict[str, Any] | None = None,
     ) -> None:
         super().__init__()
         self.engine = engine
@@ -98,6 +94,9 @@ class LivegenApp(App[int]):
         self._session_closed = False
         self._signals: list[int] = []
         self.save_error: str | None = None  # the remembered settings could not be written
+        # The CC map is remembered once it was (or is) changed, else live.yaml's stays in charge.
+        self._cc = self.snap.cc_map
+        self._cc_remembered = "cc" in (remembered or {})
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -147,7 +146,7 @@ class LivegenApp(App[int]):
         self.models.border_title = "Models"
         self.timing.border_title = "Timing"
         self.query_one("#controls").border_title = "Set"
-        self.roll.border_title = f"Piano roll  [{PLAYER}]■[/] you  [{LIVEGEN}]■[/] livegen"
+        self.roll.border_title = legend()
         self.models.focus()
         if not self.is_headless:
             self._catch_signals()
@@ -200,6 +199,7 @@ class LivegenApp(App[int]):
                 "checkpoint": model_reference(target),
                 "temperature": snap.temperature,
                 "mode": snap.mode,
+                "cc": dict(snap.cc_map) if self._cc_remembered else None,
             },
         )
         if notice:
@@ -215,6 +215,11 @@ class LivegenApp(App[int]):
         self.timing.show(snap)
         self.roll.show(snap)
         self.sub_title = snap.model
+        if isinstance(self.screen, LearnScreen):
+            self.screen.show(snap)
+        if snap.cc_map != self._cc:  # learnt, forgotten or a preset's: remembered at once
+            self._cc, self._cc_remembered = snap.cc_map, True
+            self._remember()
         table = self.models
         fresh = min(snap.notice_count - self._seen_notices, len(snap.notices))
         self._seen_notices = snap.notice_count
@@ -346,7 +351,19 @@ class LivegenApp(App[int]):
 
     def action_help(self) -> None:
         if not isinstance(self.screen, keys.HelpScreen):
-            self.push_screen(keys.HelpScreen())
+            self.push_screen(keys.HelpScreen(self.snap.cc_map))
+
+    def action_learn(self) -> None:
+        if not isinstance(self.screen, LearnScreen):
+            self.push_screen(LearnScreen(self.snap, self._submit))
+
+    def action_presets(self) -> None:
+        if not isinstance(self.screen, PresetScreen):
+            self.push_screen(PresetScreen(self.choose_preset))
+
+    def choose_preset(self, name: str, preset: Any) -> None:
+        text, warning = apply_preset(name, preset, self.read_snapshot(), self._submit)
+        self.say(text, warning=warning)
 
     def action_edit(self, field: str) -> None:
         (self.models if field == "models" else self.fields[field]).focus()

@@ -71,6 +71,8 @@ CONTROLS: tuple[Control, ...] = (
     Control("c", "c", "channel(-1)", "Channel-", "output channel down"),
     Control("x", "x", "passthrough", "Pass-through", "echo your notes to the output, on/off"),
     Control("k", "k", "edit('key')", "Key lock", "type a key lock (e.g. D dorian; empty: off)"),
+    Control("L", "L", "learn", "MIDI learn", "MIDI learn: pick a control, enter, move a knob"),
+    Control("P", "P", "presets", "Presets", "presets: pick one, enter applies it live"),
     Control("q,ctrl+q,ctrl+c", "q ^q ^c", "quit", "Quit", "quit: every note ends first", True),
 )
 
@@ -100,21 +102,40 @@ def help_table() -> Table:
     return table
 
 
+def cc_table(cc_map: tuple[tuple[str, int], ...]) -> Table | Text:
+    """The session's CC map, by CC number (``L`` changes it)."""
+    if not cc_map:
+        return Text("\nno MIDI CCs mapped: L learns one", style="dim")
+    table = Table.grid(padding=(0, 2))
+    table.add_column(style="bold #ffaf00", no_wrap=True)
+    table.add_column()
+    for number, name in sorted((num, name) for name, num in cc_map):
+        table.add_row(f"CC {number}", name)
+    return table
+
+
 class HelpScreen(ModalScreen[None]):
-    """Every key, from :data:`CONTROLS`."""
+    """Every key, from :data:`CONTROLS`, and the MIDI CCs mapped now."""
 
     BINDINGS = [
         Binding("escape,question_mark,f1,q", "dismiss", "Close"),
     ]
 
+    def __init__(self, cc_map: tuple[tuple[str, int], ...] = ()) -> None:
+        super().__init__()
+        self.cc_map = cc_map
+
     def compose(self) -> ComposeResult:
         with VerticalScroll(id="help"):
             yield Static(Text("livegen: keys  (escape closes)", style="bold"), id="help-title")
             yield Static(help_table())
+            yield Static(Text("\nMIDI controls (L: learn, forget)", style="bold"))
+            yield Static(cc_table(self.cc_map))
             yield Static(
                 Text(
                     "\nControls act at the next tick. Settings come from configs/live.yaml and "
-                    "the command line; the last model, temperature and mode are remembered.",
+                    "the command line; the last model, temperature, mode and CC map are "
+                    "remembered. P chooses a preset.",
                     style="dim",
                 )
             )

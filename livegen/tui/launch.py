@@ -70,6 +70,7 @@ def make_app(
             start_engine=start_engine,
             snapshot_source=snapshot_source,
             poll=poll,
+            remembered=remembered,
         )
     except BaseException:
         engine.close()

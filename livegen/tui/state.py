@@ -1,4 +1,4 @@
-"""What the panel remembers between runs: the last model, temperature and mode.
+"""What the panel remembers between runs: the last model, temperature, mode and CC map.
 
 One small YAML file in the user's config folder (``$LIVEGEN_CONFIG_DIR``, else the
 platform's, e.g. ``~/.config/livegen``). It only fills in what the command line leaves
@@ -16,24 +16,13 @@ from typing import Any
 
 import yaml
 
+from livegen.controls import CC_CONTROLS
 from livegen.live_config import MODES
+from livegen.paths import CONFIG_DIR_ENV as ENV  # noqa: F401  (re-exported)
+from livegen.paths import config_dir
 
-ENV = "LIVEGEN_CONFIG_DIR"
 FILE = "state.yaml"
-KEYS = ("checkpoint", "temperature", "mode")
-
-
-def config_dir() -> Path:
-    """``$LIVEGEN_CONFIG_DIR``, else the platform's user config folder for livegen."""
-    forced = os.environ.get(ENV)
-    if forced:
-        return Path(forced).expanduser()
-    try:
-        import platformdirs  # installed with textual
-    except ImportError:  # pragma: no cover - textual requires it
-        base = os.environ.get("XDG_CONFIG_HOME") or str(Path.home() / ".config")
-        return Path(base) / "livegen"
-    return Path(platformdirs.user_config_dir("livegen", appauthor=False))
+KEYS = ("checkpoint", "temperature", "mode", "cc")
 
 
 def state_path() -> Path:
@@ -75,11 +64,21 @@ def load_state(path: Path) -> tuple[dict[str, Any], str | None]:
             state[key] = float(value)
         elif key == "mode" and value in MODES:
             state[key] = value
+        elif key == "cc" and _cc_map(value):
+            state[key] = dict(value)
         else:
             problems.append(f"{key}: {value!r}")
     if problems:
         return state, f"ignored bad remembered settings in {path}: {', '.join(problems)}"
     return state, None
+
+
+def _cc_map(value: Any) -> bool:
+    """A CC map as the live settings take it: control name -> CC number 0..119."""
+    return isinstance(value, dict) and all(
+        name in CC_CONTROLS and type(number) is int and 0 <= number <= 119
+        for name, number in value.items()
+    )
 
 
 def save_state(path: Path, state: dict[str, Any]) -> str | None:

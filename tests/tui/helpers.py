@@ -17,7 +17,7 @@ import time
 from typing import Any
 
 from livegen.checkpoint import CheckpointError
-from livegen.controls import Action, Control, Do, Learn, Set, SwitchModel
+from livegen.controls import Action, CcMap, Control, Do, Forget, Learn, MapCc, Set, SwitchModel
 from livegen.errors import EngineError
 from livegen.live_config import LiveConfig
 from livegen.modes import Mode
@@ -84,7 +84,9 @@ class FakeEngineClient:
             channel=c.channel,
             key=c.key,
             passthrough=c.passthrough,
+            cc_map=CcMap(c.cc).pairs(),
         )
+        self.cc = CcMap(c.cc)  # the real CC map: what the engine does with a CC, minus a tick
         self.commands: list[Any] = []  # every command submitted, in order
         self._pending: list[tuple[int, Any]] = []
         self._seq = itertools.count(1)
@@ -98,7 +100,7 @@ class FakeEngineClient:
     def submit(self, command: Any) -> int:
         if self.gone:
             raise EngineError(self.gone)
-        assert isinstance(command, Set | Do | SwitchModel | Learn), command
+        assert isinstance(command, Set | Do | SwitchModel | Learn | Forget | MapCc), command
         seq = next(self._seq)
         self.commands.append(command)
         self._pending.append((seq, command))
@@ -144,6 +146,15 @@ class FakeEngineClient:
         """livegen answers: one of its notes sounds."""
         self._publish(phase="answering", open_notes=((self._snap.channel, pitch),))
 
+    def move_cc(self, number: int, value: int) -> None:
+        """The musician moves a knob (a CC arrives): learnt, or applied as its command."""
+        result = self.cc.command(number, value)
+        if isinstance(result, str):
+            self._notice(result)
+        elif result is not None:
+            self._apply(result)
+        self._publish(learning=self.cc.learning, cc_map=self.cc.pairs())
+
     def lose_port(self) -> None:
         self._publish(running=False, error=LOST, open_notes=())
 
@@ -170,6 +181,11 @@ class FakeEngineClient:
                 self._notice(f"switched to {name}")
         elif isinstance(command, Do):
             self._act(command.action)
+        elif isinstance(command, Learn):
+            self.cc.learn(command.control)
+        elif isinstance(command, Forget | MapCc):
+            self.cc.change(command)
+        self._publish(learning=self.cc.learning, cc_map=self.cc.pairs())
 
     def _act(self, action: Action) -> None:
         if action is Action.PANIC:

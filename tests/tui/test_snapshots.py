@@ -52,6 +52,8 @@ STILL = Snapshot(
     step_p99_us=486.0,
     open_notes=((0, 62), (0, 69)),
     recent=RECENT,
+    plan=((76, (71, 74)),),  # livegen's next notes, drawn ahead of the play line
+    cc_map=(("panic", 22), ("temperature", 21)),
     ports="Ports(virtual 'livegen in' -> 'livegen out' on JACK)",
 )
 
@@ -87,3 +89,8 @@ def test_help_screen(snap_compare, still_panel):
 def test_model_list_during_a_switch(snap_compare, still_panel):
     """The cursor moved to the second model and enter pressed: ``…`` marks the switch."""
     assert snap_compare(still_panel(), press=["l", "down", "enter"], terminal_size=SIZE)
+
+
+def test_learn_screen(snap_compare, still_panel):
+    """The MIDI learn list with the CCs mapped now; the cursor on the second control."""
+    assert snap_compare(still_panel(), press=["L", "down"], terminal_size=SIZE)
