@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 import mido
 
 if TYPE_CHECKING:
+    from livegen.link import LinkTicks
     from livegen.switch import Regrid
 
 PPQN = 24  # MIDI clock pulses per quarter note
@@ -362,13 +363,20 @@ def tick_source(
     *,
     latency_ms: float = 0.0,
     lead: Callable[[mido.Message], None] | None = None,
+    beats_per_bar: int = 4,
     now: Callable[[], float] = time.perf_counter,
     sleep: Callable[[float], None] = time.sleep,
-) -> InternalTicks | MidiTicks:
-    """The tick source a session asks for: ``"midi"`` follows a DAW's clock; otherwise internal
-    deadlines, leading with MIDI clock through ``lead`` when it is given."""
+) -> InternalTicks | MidiTicks | LinkTicks:
+    """The tick source a session asks for: ``"midi"`` follows a DAW's clock, ``"link"`` joins
+    Ableton Link (livegen/link.py); otherwise internal deadlines. ``lead`` sends MIDI clock."""
     if kind == "midi":
-        ticks: InternalTicks | MidiTicks = MidiTicks(ticks_per_quarter, bpm, sleep=sleep)
+        ticks: InternalTicks | MidiTicks | LinkTicks = MidiTicks(
+            ticks_per_quarter, bpm, sleep=sleep
+        )
+    elif kind == "link":
+        from livegen.link import LinkTicks
+
+        ticks = LinkTicks.open(bpm, ticks_per_quarter, beats_per_bar, lead, now=now, sleep=sleep)
     else:
         ticks = InternalTicks(InternalClock(bpm, ticks_per_quarter, now=now, sleep=sleep), lead)
     ticks.latency = latency_ms / 1000.0

@@ -81,7 +81,14 @@ class Engine:
         self.tpq = tpq = loaded.codec.ticks_per_quarter
         lead = self.scheduler.send_now if cfg.clock_out else None
         self.clock = tick_source(
-            cfg.clock, cfg.bpm, tpq, latency_ms=cfg.latency_ms, lead=lead, now=now, sleep=sleep
+            cfg.clock,
+            cfg.bpm,
+            tpq,
+            latency_ms=cfg.latency_ms,
+            lead=lead,
+            beats_per_bar=cfg.beats_per_bar,
+            now=now,
+            sleep=sleep,
         )
         self.hearing = Hearing(cfg.fixed_velocity)
         self.modes = Modes(
@@ -236,7 +243,7 @@ class Engine:
             self.tick(self._take_inbox())
         elif event.kind == "stop":
             self._stop_now()
-            self.picture.notice("MIDI clock: Stop")
+            self.picture.notice("MIDI clock: Stop" if clock.kind == "midi" else "clock: Stop")
         elif event.kind in ("start", "continue"):
             self.modes.play()
             if event.kind == "start":

@@ -121,6 +121,8 @@ def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
 def status_line(s: Snapshot) -> str:
     """The one-line status of ``livegen run``."""
     clock = f"{s.bpm:5.1f} BPM" + (" (MIDI clock)" if s.clock == "midi" else "")
+    if s.link_peers is not None:
+        clock += f" (Link, {s.link_peers} peer{'' if s.link_peers == 1 else 's'})"
     return (
         f"{s.model} | {s.mode}: {s.phase:<12} | bar {s.position():>6} | {clock} | "
         f"T {s.temperature:.2f} | step p50 {s.step_p50_us / 1000:.2f} ms "

@@ -20,7 +20,7 @@ from livegen.modes import Mode
 from livegen.scales import SCALES, TONICS, key_pitches, parse_key  # noqa: F401  (re-exported)
 
 MODES = tuple(m.value for m in Mode)
-CLOCKS = ("internal", "midi")
+CLOCKS = ("internal", "midi", "link")
 DEVICES = ("auto", "cpu", "cuda")
 BACKENDS = ("auto", "alsa", "jack", "coremidi", "windows")
 PRECISIONS = ("auto", "fp32", "int8")
@@ -50,7 +50,8 @@ class LiveConfig:
     bpm: float = _setting(120.0, "internal clock tempo")
     clock: str = _setting(
         "internal",
-        "tick source: internal, or midi (follow 0xF8 clock on the input)",
+        "tick source: internal, midi (follow 0xF8 clock on the input), or link (join Ableton "
+        "Link: its tempo, bar and Start/Stop)",
         choices=CLOCKS,
     )
     clock_out: bool = _setting(

@@ -46,6 +46,7 @@ class Snapshot:
     bar_tick: int = 0  # the tick at which bar 1 begins (a Song Position moves it)
     bpm: float = 120.0
     clock: str = "internal"
+    link_peers: int | None = None  # peers in the Ableton Link session (None: not on Link)
     temperature: float = 0.9
     model: str = ""
     codec: str = ""
@@ -205,6 +206,9 @@ class Picture:
     ) -> Snapshot:
         """The picture after tick ``n - 1``; ``step_us`` is the step latency's p50 and p99."""
         modes, clock = self.modes, self.clock
+        said = getattr(clock, "notices", None)  # the Link tick source has things to say
+        while said:
+            self.notice(said.popleft())
         return Snapshot(
             running=running,
             playing=modes.playing,
@@ -215,6 +219,7 @@ class Picture:
             beats_per_bar=self.beats_per_bar,
             bpm=clock.bpm,
             clock=self.clock_kind,
+            link_peers=getattr(clock, "peers", None),
             temperature=self.sampler.temperature,
             model=self.model,
             codec=self.codec,

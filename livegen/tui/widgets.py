@@ -60,6 +60,8 @@ class SessionInfo(Static):
             t.append("\n")
         t.append(f"{'':7}{last_heard(snap)}\n", style="dim")
         clock = "internal" if snap.clock == "internal" else "MIDI clock"
+        if snap.link_peers is not None:
+            clock = f"link {snap.link_peers} peer{'' if snap.link_peers == 1 else 's'}"
         t.append("tempo  ", style="bold")
         t.append(f"{snap.bpm:5.1f} BPM", style="bold")
         t.append(f"  bar {snap.position():<6} {clock}\n")

@@ -1,0 +1,290 @@
+"""The Link tick source on a fake Link timeline and a fake clock: beat grid, bars, tempo,
+timeline jumps, Start/Stop and led MIDI clock. The real Link is in tests/integration."""
+
+from __future__ import annotations
+
+import threading
+
+import mido
+import pytest
+
+from livegen.clock import ClockSender, tick_source
+from livegen.link import LinkTicks
+from livegen.switch import Regrid
+
+
+class FakeTime:
+    def __init__(self) -> None:
+        self.t = 1000.0
+
+    def now(self) -> float:
+        return self.t
+
+    def sleep(self, s: float) -> None:
+        self.t += max(s, 5e-6)
+
+
+class FakeLink:
+    """A fake of aalink.Link: a beat line ``beat = b0 + (t - t0) * tempo / 60`` on FakeTime.
+
+    Link's ``beat`` is the session's beat at now; setting the tempo bends the line at now.
+    """
+
+    def __init__(self, ft: FakeTime, tempo: float = 120.0, beat: float = 0.0) -> None:
+        self.ft = ft
+        self._t0, self._b0, self._tempo = ft.t, beat, tempo
+        self.num_peers = 0
+        self.playing = False
+        self.quantum = 1.0
+        self.enabled = False
+        self.start_stop_sync_enabled = False
+
+    @property
+    def beat(self) -> float:
+        return self._b0 + (self.ft.t - self._t0) * self._tempo / 60.0
+
+    @property
+    def tempo(self) -> float:
+        return self._tempo
+
+    @tempo.setter
+    def tempo(self, bpm: float) -> None:  # a peer's change, or ours
+        self._b0, self._t0, self._tempo = self.beat, self.ft.t, bpm
+
+    def move(self, beats: float) -> None:
+        """The timeline jumps (joining a session, a peer forcing a beat)."""
+        self._b0 += beats
+
+    def time_of(self, beat: float) -> float:
+        return self._t0 + (beat - self._b0) * 60.0 / self._tempo
+
+
+def make(beat: float = 0.0, tpq: int = 4, bar: int = 4, send=None):
+    ft = FakeTime()
+    link = FakeLink(ft, beat=beat)
+    ticks = LinkTicks(link, tpq, bar, send, now=ft.now, sleep=ft.sleep)
+    return ft, link, ticks
+
+
+NEVER = threading.Event()
+
+
+def wait(ticks: LinkTicks, n: int, between=lambda: None):
+    return ticks.wait(n, between, NEVER)
+
+
+def test_it_joins_with_the_quantum_and_start_stop_sync():
+    _, link, _ = make(bar=3)
+    assert link.enabled and link.start_stop_sync_enabled
+    assert link.quantum == 3.0
+
+
+def test_ticks_fall_on_links_beat_grid():
+    ft, link, ticks = make(beat=0.0)
+    ticks.start(0, ft.t)
+    for n in range(40):
+        event = wait(ticks, n)
+        assert (event.kind, event.tick) == ("tick", n)
+        assert ft.t >= event.time  # never early
+        assert link.beat == pytest.approx(n / 4, abs=1e-4)  # n / tpq beats: on the grid
+
+
+def test_start_mid_bar_numbers_the_ticks_so_bars_fall_on_links_bars():
+    ft, link, ticks = make(beat=37.3)  # beat 1.3 of Link's bar 10 (4 beats a bar)
+    ticks.start(0, ft.t)
+    first = wait(ticks, 0)
+    assert first.kind == "position"  # renumbered at once: no waiting for the next bar
+    assert first.tick == 6  # tick 6 of livegen's bar 0 (beat 1.5) is the next on the grid
+    event = wait(ticks, first.tick)
+    assert (event.kind, event.tick) == ("tick", 6)
+    assert link.beat == pytest.approx(37.5, abs=1e-4)
+    for n in range(7, 17):
+        wait(ticks, n)
+    assert link.beat == pytest.approx(40.0, abs=1e-4)  # tick 16, livegen's bar 1: Link's bar
+    assert link.beat % 4 == pytest.approx(0.0, abs=1e-4)
+
+
+def test_start_after_a_primer_keeps_ticks_on_the_bar_grid():
+    ft, link, ticks = make(beat=9.0)  # beat 2 of Link's bar 3
+    ticks.start(18, ft.t)  # the primer ended at tick 18 (beat 1.5 of livegen's bar 2)
+    first = wait(ticks, 18)
+    assert (first.kind, first.tick) == ("position", 20)  # tick 20 is beat 2 of livegen's bar
+    assert wait(ticks, 20).tick == 20
+    for n in range(21, 33):
+        wait(ticks, n)
+    assert link.beat == pytest.approx(12.0, abs=1e-4)  # tick 32, livegen's bar 3: Link's bar
+
+
+def test_a_peers_tempo_change_moves_the_next_deadline():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    for n in range(8):
+        wait(ticks, n)
+    t7 = ft.t
+    link.tempo = 60.0  # a peer halves the tempo, between ticks 7 and 8
+    wait(ticks, 8)
+    assert ticks.bpm == 60.0
+    assert ft.t - t7 == pytest.approx(0.25, abs=1e-4)  # one tick at 60 BPM, not 0.125
+    assert link.beat == pytest.approx(2.0, abs=1e-4)
+
+
+def test_a_tempo_change_during_a_wait_is_followed_before_the_tick():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    wait(ticks, 0)
+    changed = []
+
+    def between():
+        if not changed and ft.t > 1000.05:
+            link.tempo = 240.0
+            changed.append(ft.t)
+
+    wait(ticks, 1, between)
+    assert link.beat == pytest.approx(0.25, abs=1e-3)  # still on the grid at the new tempo
+
+
+def test_set_tempo_goes_to_the_session_and_keeps_the_beat():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    for n in range(4):
+        wait(ticks, n)
+    ticks.set_tempo(90.0)
+    assert link.tempo == 90.0 and ticks.bpm == 90.0
+    event = wait(ticks, 4)
+    assert event.kind == "tick"  # not taken for a jump of the timeline
+    assert link.beat == pytest.approx(1.0, abs=1e-4)
+
+
+def test_a_jump_ahead_renumbers_without_rushing_the_skipped_ticks():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    for n in range(4):
+        wait(ticks, n)
+    link.move(2.1)  # the session's timeline is 2.1 beats further on
+    event = wait(ticks, 4)
+    assert event.kind == "position"
+    assert event.tick == 12  # the timeline is at beat 2.85: tick 12 (beat 3) is next
+    assert wait(ticks, 12).tick == 12
+    assert link.beat == pytest.approx(3.0, abs=1e-4)
+
+
+def test_a_jump_back_moves_by_whole_bars_so_ticks_never_repeat():
+    ft, link, ticks = make(beat=20.0)
+    ticks.start(0, ft.t)
+    for n in range(6):
+        wait(ticks, n)
+    link.move(-3.0)  # back three beats
+    event = wait(ticks, 6)
+    assert event.kind == "position" and event.tick > 5
+    tick = wait(ticks, event.tick)
+    # The tick's place in the bar is the Link beat's place in Link's bar.
+    assert (tick.tick / 4) % 4 == pytest.approx(link.beat % 4, abs=1e-3)
+
+
+def test_stall_returns_the_tick_due_now():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    wait(ticks, 0)
+    ft.t += 0.5  # the machine stalled for four ticks
+    event = wait(ticks, 1)
+    assert event.kind == "tick" and event.tick == 4
+    assert event.late == pytest.approx(0.5 - 0.125, abs=1e-3)
+
+
+def test_session_stop_then_start_on_the_next_bar():
+    ft, link, ticks = make()
+    link.playing = True  # a peer plays when livegen joins: nothing happens
+    ticks.start(0, ft.t)
+    assert wait(ticks, 0).kind == "tick"
+    link.playing = False
+    stop = wait(ticks, 1)
+    assert stop.kind == "stop"
+    for n in range(1, 6):  # ticks go on while stopped: the musician is still heard
+        assert wait(ticks, n).kind == "tick"
+    link.playing = True
+    start = wait(ticks, 6)
+    assert (start.kind, start.tick) == ("start", 0)
+    tick0 = wait(ticks, 0)
+    assert tick0.kind == "tick" and tick0.tick == 0
+    assert link.beat == pytest.approx(4.0, abs=1e-4)  # the next bar after beat 1.5
+    assert ticks.notices[-1].startswith("Link: the session started")
+
+
+def test_peers_are_counted_and_alone_is_said():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    assert "keeping time alone" in ticks.notices.popleft()
+    link.num_peers = 2
+    wait(ticks, 0)
+    assert ticks.peers == 2 and ticks.notices.popleft().startswith("Link: 2 peers")
+    link.num_peers = 0
+    wait(ticks, 1)
+    assert ticks.peers == 0 and "keeping time alone" in ticks.notices.popleft()
+
+
+def test_led_midi_clock_starts_on_a_bar_and_follows_the_tempo():
+    sent: list[tuple[float, str]] = []
+    holder: list[FakeTime] = []
+
+    def send(msg: mido.Message) -> None:
+        sent.append((holder[0].t, msg.type))
+
+    ft, link, ticks = make(beat=1.0, send=send)  # beat 2 of Link's bar
+    holder.append(ft)
+    ticks.start(0, ft.t)
+    m = wait(ticks, 0).tick
+    for n in range(m, 17):
+        wait(ticks, n)
+    types = [k for _, k in sent]
+    start = types.index("start")
+    assert types[:start] == ["clock"] * (6 * (16 - m))  # pulses but no Start before the bar
+    assert link.time_of(4.0) == pytest.approx(sent[start][0], abs=1e-4)  # Start on Link's bar
+    link.tempo = 60.0
+    wait(ticks, 17)  # tick 16's last pulses were due at the old tempo; 17's at the new
+    before = len(sent) - 1
+    wait(ticks, 18)
+    wait(ticks, 19)
+    gaps = [b[0] - a[0] for a, b in zip(sent[before:], sent[before + 1 :], strict=False)]
+    assert gaps and all(g == pytest.approx(0.25 / 6, abs=1e-4) for g in gaps)
+    link.playing, ticks._playing = False, True
+    wait(ticks, 20)
+    assert sent[-1][1] == "stop"
+
+
+def test_stop_leaves_the_session():
+    sent = []
+    ft, link, ticks = make(send=sent.append)
+    ticks.start(0, ft.t)
+    ticks.stop()
+    assert not link.enabled
+    assert sent[-1] is ClockSender.STOP
+
+
+def test_regrid_keeps_the_beat():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    for n in range(9):
+        wait(ticks, n)
+    before = ticks.deadline(12)
+    ticks.regrid(Regrid(12, 4, 12))  # tick 12 of 4 per quarter is tick 36 of 12
+    assert ticks.deadline(36) == pytest.approx(before)
+    assert ticks.period == pytest.approx(60 / (120 * 12))
+
+
+def test_tick_source_picks_link(monkeypatch):
+    ft = FakeTime()
+    monkeypatch.setattr("livegen.link.open_link", lambda bpm: FakeLink(ft, tempo=bpm))
+    ticks = tick_source("link", 100.0, 4, beats_per_bar=3, latency_ms=5, now=ft.now)
+    assert ticks.kind == "link" and ticks.bpm == 100.0 and ticks.quantum == 3.0
+    assert ticks.latency == pytest.approx(0.005)
+
+
+def test_without_aalink_the_error_says_how_to_install(monkeypatch):
+    import sys
+
+    from livegen.errors import LivegenError
+    from livegen.link import open_link
+
+    monkeypatch.setitem(sys.modules, "aalink", None)
+    with pytest.raises(LivegenError, match="pip install aalink"):
+        open_link(120.0)
