@@ -12,7 +12,7 @@ force a beat): a jump ahead renumbers to the tick due now, a jump back moves ``b
 whole bars so ticks never go back. Start/Stop sync is on, but only transitions count: a
 session stopping is a "stop" event, a session starting a "start" with tick 0 on the next
 bar, so livegen plays whether or not any peer uses Start/Stop. With ``send`` (``--clock-out``)
-livegen leads MIDI clock from Link's timeline: Start on a bar, pulses, Stop.
+livegen leads MIDI clock from Link's timeline: Start on a bar (again after a jump), pulses, Stop.
 
 ``aalink`` wraps Link for asyncio; its properties (``beat``, ``tempo``, ``num_peers``,
 ``playing``) are synchronous, which is all a tick thread needs, and no event loop runs.
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
 
 SPIN_LEFT = 0.0005  # spin the last half millisecond before a deadline or a pulse
 JUMP_TICKS = 0.5  # a Link beat this far (in ticks) from the one predicted is a jump
+SURE = 0.0005  # seconds: a beat read between two stamps further apart is read again
 INSTALL = "pip install aalink"
 
 
@@ -99,7 +100,8 @@ class LinkTicks:
         self._events: deque[ClockEvent] = deque()
         self._send = send
         self._sender = ClockSender(self) if send is not None else None  # type: ignore[arg-type]
-        self._pulses: deque[tuple[float, mido.Message]] = deque()
+        # (time, message, tick, pulse in the tick): a tempo change moves the queued ones.
+        self._pulses: deque[tuple[float, mido.Message, int, int]] = deque()
         self._scheduled: int | None = None  # the tick whose pulses are queued
         self._start_midi = False  # MIDI Start goes with the next bar's first pulse
 
@@ -131,20 +133,34 @@ class LinkTicks:
     def _sample(self, check: bool = True) -> None:
         """Read Link's beat and tempo now; a beat off the predicted line is a jump."""
         link, now = self.link, self._now
-        t0 = now()
-        beat = link.beat
-        t = (t0 + now()) / 2  # the beat was read between the two stamps
-        predicted = self._beat_at(t)
-        self._t, self._beat, self._tempo = t, beat, link.tempo
-        if check and abs(beat - predicted) * self.ticks_per_quarter > JUMP_TICKS:
-            self._jumped()
+        for _ in range(3):  # preempted between the stamps: the beat's time is unsure, again
+            t0 = now()
+            beat = link.beat
+            t1 = now()
+            if t1 - t0 < SURE:
+                break
+        t = (t0 + t1) / 2  # the beat was read between the two stamps
+        moved = beat - self._beat_at(t)
+        tempo = link.tempo
+        retime = tempo != self._tempo and self._pulses
+        self._t, self._beat, self._tempo = t, beat, tempo
+        if retime:
+            self._retime()
+        if check and abs(moved) * self.ticks_per_quarter > JUMP_TICKS:
+            self._jumped(moved)
 
-    def _jumped(self) -> None:
-        """The timeline moved: renumber to the tick due now, never to one already sent."""
-        tpq, bar = self.ticks_per_quarter, self.quantum * self.ticks_per_quarter
+    def _jumped(self, moved: float) -> None:
+        """The timeline moved by ``moved`` beats: whole bars move ``base`` with it (nothing
+        changes for livegen); what is left renumbers to the tick due now, never to one
+        already sent."""
+        q, tpq = self.quantum, self.ticks_per_quarter
+        bars = round(moved / q) * q
+        self._base += bars
+        if abs(moved - bars) * tpq <= JUMP_TICKS:
+            return
         now_tick = (self._beat - self._base) * tpq
         if now_tick < self.last_tick:  # back: whole bars later, so the bar lines stay
-            self._base -= math.ceil((self.last_tick - now_tick) / bar) * self.quantum
+            self._base -= math.ceil((self.last_tick - now_tick) / (q * tpq)) * q
             now_tick = (self._beat - self._base) * tpq
         m = max(math.ceil(now_tick - 1e-9), self.last_tick + 1)
         self._renumber(ClockEvent("position", m, self._t))
@@ -152,8 +168,9 @@ class LinkTicks:
     def _renumber(self, event: ClockEvent) -> None:
         self.last_tick = event.tick - 1
         self._events.append(event)
-        self._pulses = deque(p for p in self._pulses if p[1] is not ClockSender.CLOCK)
+        self._pulses.clear()
         self._scheduled = None
+        self._start_midi = True  # led MIDI clock starts again on the next bar, re-aligned
 
     # ---- the protocol -----------------------------------------------------------------
     def start(self, n: int, at: float) -> None:
@@ -184,6 +201,8 @@ class LinkTicks:
 
     def stop(self) -> None:
         """Leave the session (peers see one fewer); Stop to MIDI followers when leading."""
+        if not self.link.enabled:
+            return  # left already (shutdown may come twice)
         if self._send is not None:
             self._pulses.clear()
             self._send(ClockSender.STOP)
@@ -197,23 +216,23 @@ class LinkTicks:
         self.last_tick = regrid.m - 1
         if self._sender is not None:
             self._sender = ClockSender(self)  # type: ignore[arg-type]
-            self._pulses = deque(p for p in self._pulses if p[1] is not ClockSender.CLOCK)
+            self._keep(lambda msg: msg is not ClockSender.CLOCK)
         self._scheduled = None
 
     def wait(self, n: int, between: Callable[[], None], stop: threading.Event) -> ClockEvent | None:
         """Tick ``n`` at its Link deadline, or a Start / Stop / renumbering first."""
-        self._check_session(n)
+        self._count_peers()
         now, sleep, events = self._now, self._sleep, self._events
         pulses = self._pulses
         while not stop.is_set():
             between()
             if not events:
                 self._sample()
+                self._transport(n)
             if events:
                 return events.popleft()
             if self._sender is not None and self._scheduled != n:
                 self._schedule(n)
-                pulses = self._pulses
             target = self.deadline(n) - self.latency
             t = now()
             while pulses and pulses[0][0] <= t:
@@ -241,21 +260,40 @@ class LinkTicks:
     def _schedule(self, n: int) -> None:
         """Queue tick ``n``'s pulses; MIDI Start before the first pulse of a bar, when due."""
         bar = round(self.quantum) * self.ticks_per_quarter
-        start = self._start_midi and n % bar == 0
-        if start:
+        if self._start_midi and n % bar == 0:
             self._start_midi = False
-        for t, msg in self._sender.schedule(n, start=start):  # type: ignore[union-attr]
-            self._pulses.append((t - self.latency, msg))
+            self._pulses.append((self.deadline(n) - self.latency, ClockSender.START, n, 0))
+        for k, t in enumerate(self._sender.pulse_times(n)):  # type: ignore[union-attr]
+            self._pulses.append((t - self.latency, ClockSender.CLOCK, n, k))
         self._scheduled = n
 
-    def _check_session(self, n: int) -> None:
-        """Once a tick: the peer count, and Start/Stop when the session's transport moved."""
-        link = self.link
-        peers = link.num_peers
+    def _retime(self) -> None:
+        """The tempo changed: the queued pulses move to where the new tempo puts them, so
+        their count is kept and none bunch up with the next tick's."""
+        step = self.period / self._sender.pulses_per_tick  # type: ignore[union-attr]
+        moved = [
+            (self.deadline(n) - self.latency + k * step, msg, n, k) for _, msg, n, k in self._pulses
+        ]
+        self._pulses.clear()  # in place: the waiting loop holds this deque
+        self._pulses.extend(moved)
+
+    def _keep(self, wanted: Callable[[mido.Message], bool]) -> None:
+        """Keep the queued messages ``wanted`` takes, in place (the waiting loop holds it)."""
+        kept = [p for p in self._pulses if wanted(p[1])]
+        self._pulses.clear()
+        self._pulses.extend(kept)
+
+    def _count_peers(self) -> None:
+        """Once a tick: the session's peer count, said when it changes."""
+        peers = self.link.num_peers
         if peers != self.peers:
             self.peers = peers
             self._say_peers()
-        playing = bool(link.playing)
+
+    def _transport(self, n: int) -> None:
+        """Every poll (a bar line may be a millisecond away): Start/Stop when the session's
+        transport moved."""
+        playing = bool(self.link.playing)
         if playing == self._playing:
             return
         self._playing = playing
@@ -269,7 +307,7 @@ class LinkTicks:
         else:
             self._events.append(ClockEvent("stop", n, self._now()))
             if self._send is not None:
-                self._pulses = deque(p for p in self._pulses if p[1] is ClockSender.CLOCK)
+                self._keep(lambda msg: msg is ClockSender.CLOCK)
                 self._send(ClockSender.STOP)
             self.notices.append("Link: the session stopped")
 
