@@ -187,8 +187,28 @@ def runs(rows: list) -> list[list]:
     return found
 
 
+def bar_lines(pulses: list, q: int, half: int) -> tuple[list[float], int]:
+    """For each of this peer's bar lines the pulses span, the offset of livegen's pulse
+    nearest it (livegen's downbeat: its pulses lie on its bars), found by the peer's beat,
+    not by counting pulses, so a pulse lost by JACK (an xrun) costs one bar, not the rest.
+    A bar with no pulse within a ``1 / half`` beat is missing."""
+    nearest: dict[int, tuple[float, float]] = {}
+    for _, beat, tempo, _ in pulses:
+        bar = round(beat / q)
+        d = abs(beat - bar * q)
+        if d < 1 / half and (bar not in nearest or d < abs(nearest[bar][0])):
+            nearest[bar] = (beat - bar * q, tempo)
+    if not pulses:
+        return [], 0
+    first, last = round(pulses[0][1] / q), round(pulses[-1][1] / q)
+    offsets = [nearest[b][0] * 60.0 / nearest[b][1] for b in sorted(nearest)]
+    return offsets, (last - first + 1) - len(offsets)
+
+
 def analyse(report: dict, tpq: int = 4, tolerance: float = 0.004) -> dict:
     """Figures: downbeat offsets, beats to follow each tempo change, Start and Stop.
+
+    Ticks are counted in pulses from livegen's MIDI Start (its tick 0 is on a bar).
 
     A tick "follows" once its first pulse lies within ``tolerance`` seconds of this peer's
     tick grid and every later tick in that tempo's span does too; the tolerance must cover
@@ -199,7 +219,6 @@ def analyse(report: dict, tpq: int = 4, tolerance: float = 0.004) -> dict:
     q = report["quantum"]
     pulses = [p for run in runs(rows) for p in run]
     ticks = [p for p in pulses if p[3] % ppt == 0]
-    downbeats = [p for p in pulses if p[3] % (PPQN * q) == 0]
 
     follows = []
     sets = script["tempo_set"]
@@ -228,12 +247,15 @@ def analyse(report: dict, tpq: int = 4, tolerance: float = 0.004) -> dict:
     t_stop = script["stop"][0]
     stops = [r for r in rows if r[1] == "stop" and r[0] > t_stop]
     bars_from = script["bars_from"]
-    bar_offsets = [offset(b, tp, q) for t, b, tp, _ in downbeats if bars_from < t < t_stop]
+    bar_offsets, missing = bar_lines(
+        [p for p in pulses if bars_from < p[0] < t_stop], q, half=PPQN * 2
+    )
     return {
         "follows": follows,
         "start": start,
         "stop_after_s": stops[0][0] - t_stop if stops else None,
         "downbeat_offsets_s": bar_offsets,
+        "downbeats_missing": missing,
         "grid_offsets_s": [
             offset(b, tp, 1 / tpq) for t, b, tp, _ in ticks if bars_from < t < t_stop
         ],
