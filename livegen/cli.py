@@ -138,9 +138,16 @@ def build_parser() -> argparse.ArgumentParser:
         help="where the model steps: cpu, cuda, or auto",
     )
     gen.add_argument(
-        "-o", "--output", type=Path, required=True, metavar="OUT.mid", help="MIDI file to write"
+        "-o", "--output", type=Path, metavar="OUT.mid", help="MIDI file to write (and/or --wav)"
     )
     gen.add_argument("--plot", type=Path, metavar="OUT.png", help="also draw a piano roll PNG")
+    gen.add_argument(
+        "--wav", type=Path, metavar="OUT.wav", help="render the same MIDI to audio with FluidSynth"
+    )
+    gen.add_argument(
+        "--soundfont", type=Path, metavar="FILE.sf2",
+        help="for --wav (default: FluidR3_GM, TimGM6mb or default-GM in /usr/share/sounds/sf2)",
+    )  # fmt: skip
     gen.set_defaults(func=cmd_generate)
 
     info = sub.add_parser(

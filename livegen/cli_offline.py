@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import argparse
 import secrets
+import tempfile
+from pathlib import Path
 
 from livegen.errors import CliError
 from livegen.paths import default_primer
@@ -23,9 +25,17 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
     limit_threads(1)
     device = resolve_device(args.device)
-    for out in (args.output, args.plot):  # fail before the work, not after it
+    if args.output is None and args.wav is None:
+        raise CliError("say where to write the continuation: -o OUT.mid, --wav OUT.wav or both")
+    for out in (args.output, args.plot, args.wav):  # fail before the work, not after it
         if out is not None and not out.parent.is_dir():
             raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
+    soundfont = None
+    if args.wav is not None:
+        from livegen.synth import find_fluidsynth, find_soundfont
+
+        find_fluidsynth()
+        soundfont = find_soundfont(args.soundfont)
     path = checkpoint.resolve(args.checkpoint)
     loaded = checkpoint.load(path, device="cpu")
     codec = loaded.codec
@@ -47,14 +57,24 @@ def cmd_generate(args: argparse.Namespace) -> int:
         beats_per_bar=beats_per_bar,
         device=device,
     )
-    write_midi(args.output, primer, continuation, bpm=score.bpm, beats_per_bar=beats_per_bar)
+    with tempfile.TemporaryDirectory(prefix="livegen-") as scratch:
+        # --wav alone still renders the same file -o would write.
+        midi_path = args.output or Path(scratch) / f"{args.wav.stem}.mid"
+        write_midi(midi_path, primer, continuation, bpm=score.bpm, beats_per_bar=beats_per_bar)
+        if args.wav is not None:
+            from livegen.synth import render_wav
+
+            render_wav(midi_path, args.wav, soundfont)
     print(
         f"{path.name} ({codec.describe()}) continued {primer_path.name} "
         f"for {args.bars} bar{'s' if args.bars > 1 else ''} "
         f"at temperature {args.temperature:g}, seed {seed}"
     )
     n_primer, n_continued = len(primer), len(continuation)
-    print(f"wrote {args.output}: primer {n_primer} notes, continuation {n_continued} notes")
+    for written in (args.output, args.wav):
+        if written is not None:
+            what = f"wrote {written}: primer {n_primer} notes, continuation {n_continued} notes"
+            print(what + (f" (soundfont {soundfont.name})" if written == args.wav else ""))
     if args.plot:
         from livegen.plot import plot_pianoroll
 

@@ -36,15 +36,18 @@ class Session:
     jack_server: object | None = None
     notices: list[str] = field(default_factory=list)
     osc: Any = None  # livegen.osc.OscControl, with --osc
+    synth: object | None = None  # livegen.synth.Synth with --synth
 
     def close(self) -> None:
-        """Engine first (all notes off while the port is still open), OSC, ports, then JACK."""
+        """Engine first (all notes off while the port is still open), OSC, synth, ports, JACK."""
         try:
             self.engine.close()
         finally:
             try:
                 if self.osc is not None:
                     self.osc.close()
+                if self.synth is not None:
+                    self.synth.stop()  # after the note-offs: it sounds them, then goes
                 self.ports.close()
             finally:
                 if self.jack_server is not None:
@@ -74,6 +77,7 @@ def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
     from livegen import jack
     from livegen.engine import Engine
     from livegen.midi_io import PortError, open_ports, resolve_backend
+    from livegen.synth import start_synth
 
     loaded = load_model(cfg.checkpoint)
     primer = primer_notes(cfg, loaded) if cfg.mode == "free" or cfg.primer else None
@@ -104,8 +108,20 @@ def open_session(cfg: LiveConfig, *, start_jack: bool = False) -> Session:
         raise
     if ports.info.notice:
         notices.append(ports.info.notice)
-    engine = Engine(loaded, ports, cfg, primer=primer, loader=load_model)
-    session = Session(engine, ports, server, notices)
+    synth = None
+    try:
+        if cfg.synth:
+            synth = start_synth(ports.info, cfg.soundfont)
+            notices.append(synth.notice)
+        engine = Engine(loaded, ports, cfg, primer=primer, loader=load_model)
+    except BaseException:
+        if synth is not None:
+            synth.stop()
+        ports.close()
+        if server is not None:
+            server.stop()
+        raise
+    session = Session(engine, ports, server, notices, synth=synth)
     if cfg.osc is not None:  # no listener unless asked
         from livegen.osc import open_control
 

@@ -94,6 +94,14 @@ class LiveConfig:
         "auto", "CPU step: auto (int8 only for big models), fp32 or int8", choices=PRECISIONS
     )
     realtime: bool = _setting(True, "try SCHED_FIFO for the tick thread (Linux, where permitted)")
+    synth: bool = _setting(
+        False, "start FluidSynth and play livegen out through it: hear it without a DAW"
+    )
+    soundfont: str | None = _setting(
+        None,
+        "the .sf2 --synth plays (default: FluidR3_GM, TimGM6mb or default-GM, as for --wav)",
+        metavar="FILE.sf2",
+    )
     queue_size: int = _setting(
         4096, "input messages held between ticks; beyond it they are dropped", metavar="N"
     )
