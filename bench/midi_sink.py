@@ -2,8 +2,9 @@
 
 Run by bench/jack_timing.py: connects its input to ``--source``, prints ``ready``, stamps
 every message with ``time.perf_counter()`` (CLOCK_MONOTONIC on Linux, so comparable with
-the sender's stamps) and writes ``[[stamp, status], ...]`` as JSON to ``--out`` when its
-stdin closes.
+the sender's stamps; polled from a thread, never by a callback, which loses events when the
+GIL is busy: tests/integration/polled_input.py) and writes ``[[stamp, status], ...]`` as
+JSON to ``--out`` when its stdin closes.
 """
 
 from __future__ import annotations
@@ -12,8 +13,12 @@ import argparse
 import json
 import sys
 import time
+from pathlib import Path
 
 import rtmidi
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "integration"))
+from polled_input import PolledInput  # noqa: E402
 
 
 def main() -> int:
@@ -21,14 +26,8 @@ def main() -> int:
     ap.add_argument("--source", required=True, help="JACK port to listen to")
     ap.add_argument("--out", required=True)
     args = ap.parse_args()
-    received: list[tuple[float, int]] = []
-
-    def on_message(event, _data, _stamp=time.perf_counter, _append=received.append) -> None:
-        _append((_stamp(), event[0][0]))
-
     midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="bench-sink", queue_size_limit=65536)
     midi_in.ignore_types(sysex=False, timing=False, active_sense=False)
-    midi_in.set_callback(on_message)
     deadline = time.monotonic() + 10
     while True:
         names = midi_in.get_ports()
@@ -40,9 +39,11 @@ def main() -> int:
             print(f"no port {args.source!r} among {names}", file=sys.stderr)
             return 1
         time.sleep(0.05)
+    recorder = PolledInput(midi_in).start()
     print("ready", flush=True)
     sys.stdin.read()  # until the benchmark closes our stdin
     time.sleep(0.2)  # the last period's messages
+    received = [(t, data[0]) for t, data in recorder.stop()]
     midi_in.close_port()
     with open(args.out, "w") as f:
         json.dump(received, f)

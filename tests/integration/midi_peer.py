@@ -14,7 +14,8 @@ It prints one line ``READY {json}`` once its ports are up, plays the primer
 (``--clock BPM``: Start, ``--clock-pulses`` pulses at 24 per quarter, then Stop
 where the next pulse would fall) and raw messages (``--events-file`` JSON: rows
 ``[seconds, [byte, ...]]``), records every message arriving with
-its ``perf_counter`` stamp (the same clock as the test process on Linux), and
+its ``perf_counter`` stamp (the same clock as the test process on Linux; polled, not by a
+callback that would lose events, see polled_input.py), and
 writes a JSON report to ``--report`` after ``--duration`` seconds (or ``--linger``
 seconds after playing, unless ``--hold``), on a line
 ``quit`` on stdin, on stdin closing or on SIGTERM.
@@ -33,6 +34,7 @@ import threading
 import time
 
 import rtmidi
+from polled_input import PolledInput
 
 APIS = {"jack": rtmidi.API_UNIX_JACK, "alsa": rtmidi.API_LINUX_ALSA}
 
@@ -135,15 +137,11 @@ def main(argv: list[str] | None = None) -> int:
     sent: list[tuple[float, list[int]]] = []
     stop = threading.Event()
 
-    def on_message(event, _data, _stamp=time.perf_counter, _append=received.append):
-        _append((_stamp(), event[0]))
-
     midi_in = midi_out = None
     info: dict = {}
     if args.record_from or args.virtual_in:
         midi_in = rtmidi.MidiIn(api, name=f"{args.client}-in", queue_size_limit=65536)
         midi_in.ignore_types(sysex=False, timing=False, active_sense=True)
-        midi_in.set_callback(on_message)
         if args.virtual_in:
             midi_in.open_virtual_port(args.virtual_in)
         else:
@@ -169,6 +167,7 @@ def main(argv: list[str] | None = None) -> int:
 
     threading.Thread(target=watch_stdin, daemon=True).start()
 
+    recorder = PolledInput(midi_in).start() if midi_in is not None else None
     ready = time.perf_counter()
     info["ready"] = ready
     print("READY " + json.dumps(info), flush=True)
@@ -205,6 +204,8 @@ def main(argv: list[str] | None = None) -> int:
     if stop.is_set():
         time.sleep(args.linger)  # what was sent just before "quit" may still be in flight
 
+    if recorder is not None:
+        received = recorder.stop()
     for port in (midi_in, midi_out):
         if port is not None:
             port.close_port()
