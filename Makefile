@@ -18,13 +18,16 @@ $(VENV)/.installed: pyproject.toml
 setup: $(VENV)/.installed
 
 # jackd2 gives the integration tests (and machines with no ALSA sequencer) real MIDI ports;
-# fluidsynth and a small GM soundfont let `--synth` and `generate --wav` sound without a DAW.
+# fluidsynth and a small GM soundfont let `--synth` and `generate --wav` sound without a DAW;
+# iproute2's `ip` sets up the private network namespace the Link tests run in.
 system-deps:
-	@{ command -v jackd && command -v fluidsynth && [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ]; \
+	@{ command -v jackd && command -v fluidsynth && { command -v ip || [ -x /usr/sbin/ip ]; } && \
+	  [ -e /usr/share/sounds/sf2/TimGM6mb.sf2 ]; \
 	  } >/dev/null 2>&1 || { \
 	  if [ "$$(id -u)" = 0 ]; then SUDO=; else SUDO=sudo; fi; \
 	  $$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive \
-	  $$SUDO apt-get install -y -qq --no-install-recommends jackd2 fluidsynth timgm6mb-soundfont; }
+	  $$SUDO apt-get install -y -qq --no-install-recommends jackd2 fluidsynth timgm6mb-soundfont \
+	  iproute2; }
 
 # Opens the live panel on virtual ports 'livegen in' / 'livegen out'; with no MIDI backend
 # running (no ALSA sequencer, no JACK server) it starts a private `jackd -d dummy` and says so.
