@@ -11,12 +11,14 @@ from typing import Any
 
 from livegen.codecs.base import Accept, Codec, CodecError, CodecStream, Token
 from livegen.codecs.melody import MelodyCodec
+from livegen.codecs.parts import PartsCodec
+from livegen.codecs.parts_stream import PartsStream, PartsTick
 from livegen.codecs.performance import PerformanceCodec
 from livegen.codecs.pianoroll import PianorollCodec
 from livegen.codecs.poly import PolyCodec
 
 CODECS: dict[str, type[Codec]] = {
-    cls.name: cls for cls in (MelodyCodec, PolyCodec, PerformanceCodec, PianorollCodec)
+    cls.name: cls for cls in (MelodyCodec, PolyCodec, PerformanceCodec, PianorollCodec, PartsCodec)
 }
 
 
@@ -47,6 +49,9 @@ __all__ = [
     "CodecError",
     "CodecStream",
     "MelodyCodec",
+    "PartsCodec",
+    "PartsStream",
+    "PartsTick",
     "PerformanceCodec",
     "PianorollCodec",
     "PolyCodec",

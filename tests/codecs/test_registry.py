@@ -8,10 +8,10 @@ import pytest
 from livegen.codecs import CODECS, Codec, CodecError, codec_params, make_codec
 from livegen.notes import Tick, make_notes
 
-NAMES = ["melody", "performance", "pianoroll", "poly"]
+NAMES = ["melody", "parts", "performance", "pianoroll", "poly"]
 
 
-def test_the_four_codecs_are_known_by_name():
+def test_the_five_codecs_are_known_by_name():
     assert sorted(CODECS) == NAMES
     for name, cls in CODECS.items():
         assert cls.name == name and issubclass(cls, Codec)
@@ -27,6 +27,22 @@ def test_the_four_codecs_are_known_by_name():
             {"ticks_per_quarter": 12, "low": 21, "high": 108, "velocity_bins": 32, "max_shift": 24},
         ),
         ("pianoroll", {"ticks_per_quarter": 4, "low": 21, "high": 108}),
+        (
+            "parts",
+            {
+                "ticks_per_quarter": 4,
+                "low": 36,
+                "high": 84,
+                "yours": "melody",
+                "mine": "accompaniment",
+                "yours_low": None,
+                "yours_high": None,
+                "mine_low": None,
+                "mine_high": None,
+                "yours_max_notes": 128,
+                "mine_max_notes": 128,
+            },
+        ),
     ],
 )
 def test_defaults_and_params_rebuild_the_codec(name, params):
@@ -45,7 +61,7 @@ def test_an_unknown_codec_is_named_with_the_known_ones():
     with pytest.raises(CodecError) as info:
         make_codec("jazz")
     message = str(info.value)
-    assert "'jazz'" in message and "melody, performance, pianoroll, poly" in message
+    assert "'jazz'" in message and "melody, parts, performance, pianoroll, poly" in message
     assert "\n" not in message
 
 
@@ -70,6 +86,10 @@ def test_an_unknown_parameter_is_named():
         ("performance", {"velocity_bins": 0}, "velocity_bins"),
         ("performance", {"velocity_bins": 128}, "velocity_bins"),
         ("performance", {"max_shift": 0}, "max_shift"),
+        ("parts", {"yours_low": 20}, "yours's range"),
+        ("parts", {"mine_low": 60, "mine_high": 64}, "mine's range"),
+        ("parts", {"yours_max_notes": 0}, "yours_max_notes"),
+        ("parts", {"mine": ""}, "mine"),
     ],
 )
 def test_an_invalid_value_is_a_one_line_error_naming_it(name, params, key):
@@ -93,7 +113,10 @@ def test_every_codec_derives_names_and_strikes_from_one_table(name):
     strikes = codec.strikes()
     assert strikes.dtype == np.int64 and strikes.shape == (codec.vocab_size,)
     struck = strikes[strikes >= 0]
-    assert sorted(struck.tolist()) == list(range(codec.low, codec.high + 1))
+    # Each pitch of the range once; a parts codec strikes each of its parts' ranges.
+    ranges = [codec.your_part, codec.my_part] if name == "parts" else [codec]
+    expected = sorted(p for r in ranges for p in range(r.low, r.high + 1))
+    assert sorted(struck.tolist()) == expected
     for i in np.flatnonzero(strikes >= 0):
         assert names[i].endswith(f"({strikes[i]})")
     # A pitch mask forbids striking C#s, nothing else.
