@@ -36,6 +36,29 @@ class ConfigError(LivegenError, ValueError):
 # ---- the recipe ----------------------------------------------------------------------------
 
 
+PART_SPLITS = ("voices", "tracks", "channels", "top")
+
+
+@dataclass(frozen=True)
+class PartsConfig:
+    """Which part of each piece is yours (heard) and which is livegen's (``data.parts``)."""
+
+    split: str = "voices"  # voices (score parts), tracks, channels (MIDI files) or top
+    yours: tuple[str | int, ...] = ()  # names (Soprano, S, Violin I) or numbers (1-based)
+    mine: tuple[str | int, ...] = ()  # the same; empty: every part that is not yours
+    exclude_heldout: str | None = None  # bl2012 voices JSON: leave out its valid/test melodies
+    heldout_near: float | None = None  # also leave out melodies this similar (0..1); None: exact
+
+    def __post_init__(self) -> None:
+        _require(self.split in PART_SPLITS, "split", f"must be one of {', '.join(PART_SPLITS)}")
+        _require(bool(self.yours), "yours", "must name at least one part")
+        near = self.heldout_near
+        _require(near is None or 0.0 < near <= 1.0, "heldout_near", "must be in (0, 1] or null")
+        # Frozen and hashable: a list from YAML becomes a tuple.
+        object.__setattr__(self, "yours", tuple(self.yours))
+        object.__setattr__(self, "mine", tuple(self.mine))
+
+
 @dataclass(frozen=True)
 class DataConfig:
     source: str = "essen-erk"  # corpus name (essen-erk, bach, ...), a MIDI folder or a bl2012 JSON
@@ -43,6 +66,7 @@ class DataConfig:
     limit: int | None = None  # only the first N pieces (quick runs); None: all
     seed: int = 0  # split seed: which pieces go to train / valid / test
     cache_dir: str | None = None  # where parsed corpora are cached; None: the user cache dir
+    parts: PartsConfig | None = None  # split each piece into yours and mine; None: one stream
 
     def __post_init__(self) -> None:
         _require(self.transpose >= 0, "transpose", "must be >= 0")
@@ -205,6 +229,10 @@ def _check(value: Any, tp: Any, key: str, where: str) -> Any:
         args = typing.get_args(tp)
         if value is None and type(None) in args:
             return None
+        # An optional section: its own errors (an unknown key) must reach the user as they are.
+        sections = [a for a in args if dataclasses.is_dataclass(a)]
+        if sections and isinstance(value, Mapping):
+            return from_dict(sections[0], value, where, f"{key}.")
         for arg in args:
             if arg is type(None):
                 continue
@@ -217,6 +245,10 @@ def _check(value: Any, tp: Any, key: str, where: str) -> Any:
     elif tp is dict or origin is dict:
         if isinstance(value, Mapping) and all(isinstance(k, str) for k in value):
             return dict(value)
+    elif origin is tuple:  # tuple[X, ...]: a YAML list (or one value) of X
+        (item, _) = typing.get_args(tp)
+        items = value if isinstance(value, (list, tuple)) else [value]
+        return tuple(_check(v, item, f"{key}[{i}]", where) for i, v in enumerate(items))
     elif tp is bool:
         if isinstance(value, bool):
             return value
@@ -335,9 +367,11 @@ def apply_override(cls: type, tree: dict[str, Any], arg: str) -> None:
                 value = raw
             node[part] = _check(value, tp, path, where)
             return
-        if dataclasses.is_dataclass(tp):
-            node = node.setdefault(part, {})
-            node_cls = tp
+        if dataclasses.is_dataclass(_optional_section(tp)):
+            if node.get(part) is None:  # absent, or `parts: null` in the file
+                node[part] = {}
+            node = node[part]
+            node_cls = _optional_section(tp)
             continue
         if tp is dict or typing.get_origin(tp) is dict:
             target = node.setdefault(part, {})
@@ -348,6 +382,15 @@ def apply_override(cls: type, tree: dict[str, Any], arg: str) -> None:
             target[parts[-1]] = parse_yaml(raw, where)  # the codec checks its own params
             return
         raise ConfigError(f"{where}: {path} is a {_type_name(tp)}, not a mapping of keys")
+
+
+def _optional_section(tp: Any) -> Any:
+    """``X`` for ``X | None`` when X is a dataclass (``--data.parts.split=top``), else ``tp``."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        sections = [a for a in typing.get_args(tp) if dataclasses.is_dataclass(a)]
+        if sections:
+            return sections[0]
+    return tp
 
 
 def _accepts_str(tp: Any) -> bool:

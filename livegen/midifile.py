@@ -79,12 +79,32 @@ def read_midi(path: str | Path) -> MidiScore:
     return MidiScore(notes=notes, bpm=float(bpm), beats_per_bar=beats_per_bar)
 
 
+def midi_groups(path: str | Path, by: str) -> list[tuple[int, str, np.ndarray]]:
+    """The notes of a MIDI file grouped ``by`` "track" or "channel", as :func:`midi_notes`
+    reads them: ``(number, name, notes)`` per group with notes, numbered from 1 as a DAW
+    shows them; a track's name is its ``track_name``, a channel has none."""
+    midi = mido.MidiFile(str(path), clip=True)
+    names = [next((m.name for m in t if m.type == "track_name"), "") for t in midi.tracks]
+    rows = _rows(midi)
+    column = 0 if by == "track" else 1
+    groups = []
+    for key in sorted({r[column] for r in rows}):
+        notes = _to_notes([r[2:] for r in rows if r[column] == key], midi.ticks_per_beat)
+        groups.append((key + 1, names[key] if by == "track" else "", notes))
+    return groups
+
+
 def _notes(midi: mido.MidiFile) -> np.ndarray:
+    return _to_notes([r[2:] for r in _rows(midi)], midi.ticks_per_beat)
+
+
+def _rows(midi: mido.MidiFile) -> list[tuple[int, int, int, int, int, int]]:
+    """``(track, channel, pitch, start, end, velocity)`` per note, times in file ticks."""
     tpb = midi.ticks_per_beat
     if not tpb or tpb <= 0:
         raise ValueError(f"unsupported time division {tpb}")
-    rows: list[tuple[int, int, int, int]] = []
-    for track in midi.tracks:
+    rows: list[tuple[int, int, int, int, int, int]] = []
+    for index, track in enumerate(midi.tracks):
         t = 0
         sounding: dict[tuple[int, int], tuple[int, int]] = {}  # (channel, pitch) -> (on, vel)
         for msg in track:
@@ -94,10 +114,14 @@ def _notes(midi: mido.MidiFile) -> np.ndarray:
             key = (msg.channel, msg.note)
             if key in sounding:  # a note-off, or a re-strike, ends the sounding note
                 start, vel = sounding.pop(key)
-                rows.append((msg.note, start, t, vel))
+                rows.append((index, msg.channel, msg.note, start, t, vel))
             if msg.type == "note_on" and msg.velocity > 0:
                 sounding[key] = (t, msg.velocity)
-        rows.extend((p, s, t, v) for (_, p), (s, v) in sounding.items())
+        rows.extend((index, c, p, s, t, v) for (c, p), (s, v) in sounding.items())
+    return rows
+
+
+def _to_notes(rows: list, tpb: int) -> np.ndarray:
     notes = np.asarray([r for r in rows if r[2] > r[1]], dtype=np.float64).reshape(-1, 4)
     notes[:, 1:3] /= tpb
     return sort_notes(notes)

@@ -13,7 +13,7 @@ import io
 import logging
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from concurrent.futures import ProcessPoolExecutor
 
 import numpy as np
@@ -47,7 +47,7 @@ def parse_source(plan: Plan, jobs: int | None, progress: bool) -> Parsed:
     if any(kind != "midi" for kind, _, _ in items):
         import music21  # noqa: F401  # imported once here so forked workers inherit it
 
-    jobs = max(1, min(jobs or _usable_cpus(), len(items)))
+    jobs = max(1, min(jobs or usable_cpus(), len(items)))
     names, notes, skipped = [], [], []
     bar = tqdm(
         total=len(items),
@@ -57,7 +57,7 @@ def parse_source(plan: Plan, jobs: int | None, progress: bool) -> Parsed:
         dynamic_ncols=True,
     )
     try:
-        for name, arr, err in _run(items, jobs):
+        for name, arr, err in run_items(items, jobs):
             bar.update(1)
             if err is None and arr is not None and len(arr) == 0:
                 err = "no notes"
@@ -77,21 +77,23 @@ def parse_source(plan: Plan, jobs: int | None, progress: bool) -> Parsed:
     return names, notes, [-1] * len(names), meta
 
 
-def _usable_cpus() -> int:
+def usable_cpus() -> int:
     # In a container or under taskset, cpu_count() overstates what this process may use.
     if hasattr(os, "sched_getaffinity"):
         return max(1, len(os.sched_getaffinity(0)))
     return os.cpu_count() or 1
 
 
-def _run(items: list[Item], jobs: int) -> Iterable[Result]:
+def run_items(items: list, jobs: int, fn: Callable | None = None) -> Iterable:
+    """``fn`` (default: parse into notes) over ``items`` in ``jobs`` processes, in order."""
+    fn = fn or _parse_item
     if jobs == 1:
-        yield from map(_parse_item, items)
+        yield from map(fn, items)
         return
     chunk = max(1, min(32, len(items) // (jobs * 8)))
     pool = ProcessPoolExecutor(max_workers=jobs)
     try:
-        yield from pool.map(_parse_item, items, chunksize=chunk)
+        yield from pool.map(fn, items, chunksize=chunk)
     except BaseException:
         # Ctrl-C or an error: do not wait for the queued work before propagating.
         pool.shutdown(wait=False, cancel_futures=True)
@@ -109,17 +111,25 @@ def _parse_item(item: Item) -> Result:
         return name, None, msg[:300]
 
 
-def _music21_notes(kind: str, payload: str) -> np.ndarray:
-    from music21 import converter, stream
+def parse_music21(kind: str, payload: str):
+    """The music21 stream of an ABC tune's text or a score file's path, quietly."""
+    from music21 import converter
 
     # music21 writes parse warnings straight to stderr; they would shred the progress bar.
     with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
         warnings.simplefilter("ignore")
         if kind == "abc":
-            parsed = converter.parseData(payload, format="abc")
-        else:
-            # Our own cache replaces music21's pickles; do not litter its scratch folder.
-            parsed = converter.parse(payload, forceSource=True, storePickle=False)
+            return converter.parseData(payload, format="abc")
+        # Our own cache replaces music21's pickles; do not litter its scratch folder.
+        return converter.parse(payload, forceSource=True, storePickle=False)
+
+
+def _music21_notes(kind: str, payload: str) -> np.ndarray:
+    from music21 import stream
+
+    parsed = parse_music21(kind, payload)
+    with warnings.catch_warnings(), contextlib.redirect_stderr(io.StringIO()):
+        warnings.simplefilter("ignore")
         scores = list(parsed.scores) if isinstance(parsed, stream.Opus) else [parsed]
         parts, end = [], 0.0
         for score in scores:  # the works of an opus one after another, not on top
@@ -136,7 +146,7 @@ def score_notes(score, expand_repeats: bool = True) -> np.ndarray:
     from music21 import chord, harmony, note
 
     if expand_repeats:
-        score = _expand_repeats(score)
+        score = expand_repeats(score)
     rows = []
     for el in score.stripTies(inPlace=False).flatten().notes:
         if isinstance(el, harmony.Harmony) or not isinstance(el, (note.Note, chord.Chord)):
@@ -150,7 +160,7 @@ def score_notes(score, expand_repeats: bool = True) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def _expand_repeats(score):
+def expand_repeats(score):
     """The score as played (repeats, voltas, da capo), as a MIDI file of it would be.
 
     Without this the first and second endings follow each other directly. Expanding is slow,

@@ -88,6 +88,10 @@ class Plan:
     # list work items for the workers.
     load: Callable[[], Parsed] | None = None
     items: Callable[[], list[Item]] | None = None
+    # A JSON source, for readers that cut its steps another way (livegen.data.parts).
+    json_path: Path | None = None
+    limit: int | None = None
+    step_quarters: float = 1.0
 
 
 def plan_source(source: str, limit: int | None, step_quarters: float | None) -> Plan:
@@ -239,7 +243,17 @@ def _plan_json(path: Path, limit: int | None, step_quarters: float | None) -> Pl
     def load() -> Parsed:
         return _load_json(path, limit, float(step_quarters))
 
-    return Plan("json", re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem), key, True, load=load)
+    slug = re.sub(r"[^A-Za-z0-9_.-]+", "_", path.stem)
+    return Plan(
+        "json",
+        slug,
+        key,
+        True,
+        load=load,
+        json_path=path,
+        limit=limit,
+        step_quarters=float(step_quarters),
+    )
 
 
 def _load_json(path: Path, limit: int | None, step: float) -> Parsed:

@@ -58,3 +58,23 @@ L:1/8
 K:G
 {a}G2 B2 d2 | [GBd]6 |]
 """
+
+
+def write_tracks(path, tracks: list[list[tuple[int, int, int, int]]], names=None, meter=None):
+    """Tracks of (channel, pitch, start, end) in quarter notes at 96 ticks per quarter."""
+    mid = mido.MidiFile(ticks_per_beat=96)
+    for i, notes in enumerate(tracks):
+        events = []
+        for ch, p, s, e in notes:
+            events += [(s * 96, 1, "note_on", ch, p), (e * 96, 0, "note_off", ch, p)]
+        track = mido.MidiTrack()
+        if names:
+            track.append(mido.MetaMessage("track_name", name=names[i], time=0))
+        if meter and i == 0:
+            track.append(mido.MetaMessage("time_signature", numerator=meter, denominator=4))
+        now = 0
+        for t, _, kind, ch, p in sorted(events):
+            track.append(mido.Message(kind, channel=ch, note=p, velocity=64, time=int(t - now)))
+            now = t
+        mid.tracks.append(track)
+    mid.save(str(path))
