@@ -24,7 +24,8 @@ from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
 from livegen.codecs.base import Codec
 from livegen.config import ConfigError, TrainConfig, load_config, to_dict
-from livegen.data import DataError, Split, load_pieces, transpose
+from livegen.data import DataError, Split, load_pieces
+from livegen.data.parts import encode_piece, parts_loader
 from livegen.device import DeviceError, resolve_device
 from livegen.model import LSTMModel, ModelConfig, State
 from livegen.threads import limit_threads
@@ -44,8 +45,7 @@ class Encoded:
         key = (i, shift)
         seq = self._memo.get(key)
         if seq is None:
-            notes = self.pieces[i].notes
-            seq = self.codec.encode(transpose(notes, shift) if shift else notes)
+            seq = encode_piece(self.codec, self.pieces[i], shift)
             if seq.ndim == 2:
                 seq = seq.astype(np.float32)
             self._memo[key] = seq
@@ -194,7 +194,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         torch.backends.cudnn.benchmark = True
 
     codec = make_codec(cfg.codec.name, **cfg.codec.params)
-    split: Split = load_pieces(
+    load = load_pieces if cfg.data.parts is None else parts_loader(codec, cfg.data.parts)
+    split: Split = load(
         cfg.data.source,
         cache_dir=cfg.data.cache_dir,
         seed=cfg.data.seed,
@@ -387,6 +388,8 @@ def _meta(cfg, split, n_params, history, best, elapsed, device, world) -> dict:
         "source": cfg.data.source,
         "pieces": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
         "split": split.info.get("split"),
+        "parts": split.info.get("parts"),
+        "heldout": split.info.get("heldout"),
         "transpose": cfg.data.transpose,
     }
     metrics = {

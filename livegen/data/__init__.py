@@ -11,6 +11,9 @@ work is in three modules, each with one job:
 - :mod:`livegen.data.cache`: the ``.npz`` cache of parsed notes, so that a reload takes
   seconds.
 
+``load_parts(source, parts)`` gives the same pieces cut into yours and mine (:class:`Parted`,
+:mod:`livegen.data.parts`) for a recipe's ``data.parts``.
+
 Files or tunes that fail to parse are skipped with a warning and counted, never fatal; a
 source with nothing to read raises :class:`DataError`. This module splits the pieces and holds
 the transposition helpers of the training loop's augmentation (train pieces only). Every name
@@ -35,6 +38,7 @@ from livegen.data.cache import (
     write_cache,
 )
 from livegen.data.parse import Result, parse_source, score_notes
+from livegen.data.parts import Parted, PartsSplit, load_parts
 from livegen.data.sources import (
     ABC_EXTENSIONS,
     CORPORA,
@@ -65,11 +69,14 @@ __all__ = [
     "CorpusSpec",
     "DataError",
     "Item",
+    "Parted",
+    "PartsSplit",
     "Piece",
     "Result",
     "Split",
     "augment_shifts",
     "default_cache_dir",
+    "load_parts",
     "load_pieces",
     "midi_notes",
     "score_notes",

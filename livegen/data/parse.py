@@ -146,7 +146,7 @@ def score_notes(score, expand_repeats: bool = True) -> np.ndarray:
     from music21 import chord, harmony, note
 
     if expand_repeats:
-        score = expand_repeats(score)
+        score = expand_score_repeats(score)
     rows = []
     for el in score.stripTies(inPlace=False).flatten().notes:
         if isinstance(el, harmony.Harmony) or not isinstance(el, (note.Note, chord.Chord)):
@@ -160,7 +160,7 @@ def score_notes(score, expand_repeats: bool = True) -> np.ndarray:
     return np.asarray(rows, dtype=np.float64).reshape(-1, 4)
 
 
-def expand_repeats(score):
+def expand_score_repeats(score):
     """The score as played (repeats, voltas, da capo), as a MIDI file of it would be.
 
     Without this the first and second endings follow each other directly. Expanding is slow,

@@ -19,7 +19,7 @@ import warnings
 
 import numpy as np
 
-from livegen.data.parse import expand_repeats, parse_music21, score_notes
+from livegen.data.parse import expand_score_repeats, parse_music21, score_notes
 from livegen.data.sources import Item, steps_to_notes
 from livegen.midifile import midi_groups, midi_notes, read_midi
 from livegen.notes import END, PITCH, START, sort_notes
@@ -113,7 +113,7 @@ def _cut_score(split: str, kind: str, payload: str) -> Cut:
         warnings.simplefilter("ignore")
         score = next(iter(parsed.scores)) if isinstance(parsed, stream.Opus) else parsed
         beats, pickup = _meter(score)
-        score = expand_repeats(score)
+        score = expand_score_repeats(score)
         if split == "top":
             parts = _top_parts(score_notes(score, expand_repeats=False))
         else:

@@ -20,12 +20,14 @@ valid or test piece (:mod:`livegen.data.heldout`).
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -36,6 +38,11 @@ from livegen.data.parse import run_items, usable_cpus
 from livegen.data.part_split import ONE_TRACK, REST, TOP, Cut, cut_item, cut_steps
 from livegen.data.sources import SPLITS, DataError, Plan, counts_info, plan_source
 from livegen.notes import empty_notes, sort_notes
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from livegen.data import Piece
 
 log = logging.getLogger(__name__)
 
@@ -252,6 +259,27 @@ def load_parts(
     return PartsSplit(split[0], split[1], split[2], info)
 
 
+def parts_loader(codec, parts: PartsConfig) -> Callable[..., PartsSplit]:
+    """:func:`load_parts` for a recipe's ``data.parts``, once the codec is known to take two
+    parts (a single-stream codec would silently train on one)."""
+    if not hasattr(codec, "encode_parts"):
+        raise DataError(
+            f"data.parts needs a parts codec, and codec {codec.name!r} has one stream: "
+            "set codec.name to a parts codec or remove data.parts"
+        )
+    return functools.partial(load_parts, parts=parts)
+
+
+def encode_piece(codec, piece: Piece | Parted, shift: int = 0) -> np.ndarray:
+    """A training piece as tokens, moved by ``shift`` semitones: one stream, or yours then
+    mine per tick for a parted piece."""
+    from livegen.data import transpose  # late: livegen.data imports this module's names
+
+    if isinstance(piece, Parted):
+        return codec.encode_parts(transpose(piece.yours, shift), transpose(piece.mine, shift))
+    return codec.encode(transpose(piece.notes, shift) if shift else piece.notes)
+
+
 def closing_note(info: dict) -> str:
     """One line: what was kept, skipped and left out, for the end of loading."""
     c = info["counts"]
@@ -380,6 +408,8 @@ __all__ = [
     "Parted",
     "PartsSplit",
     "closing_note",
+    "encode_piece",
+    "parts_loader",
     "load_parts",
     "names_match",
     "part_key",

@@ -10,7 +10,7 @@ import pytest
 
 from livegen.config import ConfigError, PartsConfig, load_config
 from livegen.data import DataError
-from livegen.data.parts import OneTrackError, Parted, load_parts, part_key, select
+from livegen.data.parts import OneTrackError, Parted, load_parts, names_match, part_key, select
 from livegen.errors import LivegenError
 from livegen.notes import make_notes
 from tests.data.helpers import write_tracks
@@ -214,3 +214,56 @@ def test_recipe_parts_section(tmp_path):
     recipe.write_text("data:\n  parts:\n    yours: [{a: 1}]\n")
     with pytest.raises(ConfigError, match=r"data.parts.yours\[0\] must be str or int"):
         load_config(recipe, [])
+
+
+@pytest.mark.parametrize(
+    ("selector", "label", "expected"),
+    [
+        ("S", "Soprano Oboe 1 Violin1", True),  # a part doubled by instruments: its first role
+        ("Soprano", "SopranoOboe 1,2Violin1", True),
+        ("A", "AltoViloin 2", True),
+        ("Bass", "Bass\rContinuo", True),
+        ("Soprano", "Soprano 2", False),  # a numbered part is another part
+        ("Violin", "Violin I", False),
+        ("Violin 2", "Vln. II", True),
+        ("Oboe", "Soprano Oboe 1", False),  # only the first role names the part
+    ],
+)
+def test_names_match_doubled_and_numbered_parts(selector, label, expected):
+    assert names_match(selector, label) is expected
+
+
+def test_heldout_near_leaves_out_close_copies(tmp_path):
+    music = _folder(tmp_path)
+    heldout = tmp_path / "heldout.json"
+    # c.mid's melody with one passing note more: not the same, but nearly.
+    near_c = [[p, 60, 55, 48] for p in (79, 77, 76, 75, 74)]
+    heldout.write_text(json.dumps({"train": [], "valid": [near_c], "test": []}))
+    base = dict(split="tracks", yours=(1,), mine=(2,), exclude_heldout=str(heldout))
+    exact = _load(music, PartsConfig(**base), tmp_path)
+    assert exact.info["heldout"]["left_out"] == 0
+    near = _load(music, PartsConfig(**base, heldout_near=0.5), tmp_path)
+    assert near.info["heldout"]["near"] == 1 and "c.mid" not in [p.name for p in _all(near)]
+    with pytest.raises(ConfigError, match="heldout_near must be in"):
+        load_config(None, ["--data.parts.yours=S", "--data.parts.heldout_near=1.5"])
+
+
+class _FakeTwoPartCodec:
+    """Records what it is asked to encode; stands in for a parts codec in this unit test."""
+
+    name = "fake-two-part"
+
+    def encode_parts(self, yours, mine):
+        return np.concatenate([yours[:, 0], -mine[:, 0]]).astype(np.int64)
+
+
+def test_training_encodes_both_parts_transposed_and_refuses_one_stream_codecs():
+    from livegen.codecs import make_codec
+    from livegen.data.parts import encode_piece, parts_loader
+
+    piece = Parted("p", make_notes([(72, 0, 1)]), make_notes([(48, 0, 1)]), 4)
+    assert encode_piece(_FakeTwoPartCodec(), piece, 2).tolist() == [74, -50]
+    assert piece.yours[0, 0] == 72  # the piece itself is not moved
+    with pytest.raises(DataError, match="data.parts needs a parts codec"):
+        parts_loader(make_codec("melody"), PartsConfig(yours=("S",)))
+    assert parts_loader(_FakeTwoPartCodec(), PartsConfig(yours=("S",))).func is load_parts
