@@ -74,3 +74,19 @@ def test_the_real_bl2012_file_holds_out_its_own_test_melodies():
     # Voice 0 is the soprano: it lies above the others on nearly every step.
     steps = [s for p in data["test"] for s in p if min(s) >= 0]
     assert sum(s[0] == max(s) for s in steps) / len(steps) > 0.95
+
+
+@pytest.mark.skipif(not VOICES.exists(), reason=f"{VOICES} absent (benchmark data, not in CI)")
+@pytest.mark.parametrize(
+    ("work", "expected"),
+    [("bach/bwv2.6", "exact"), ("bach/bwv89.6", "transposed"), ("bach/bwv1.6", None)],
+)
+def test_real_chorales_against_the_real_bl2012_file(work, expected):
+    from music21 import corpus
+
+    from livegen.data.part_split import cut_item
+    from livegen.data.parts import melody_part
+
+    _, (parts, _), err = cut_item(("voices", ("score", work, str(corpus.getWork(work)))))
+    assert err is None
+    assert read_heldout(VOICES).match(melody_of(melody_part(parts, "voices"))) == expected
