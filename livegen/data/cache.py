@@ -106,3 +106,37 @@ def write_cache(path: Path, key: str, names, flat, offsets, splits, meta) -> Non
             raise
     except OSError as e:
         warnings.warn(f"could not write cache {path}: {e}", stacklevel=3)
+
+
+# ---- parted pieces: one entry per part, named "piece<US>label" ------------------------------
+
+_SEP = "\x1f"  # between a piece's name and a part's label
+
+
+def write_cuts(path: Path, key: str, cuts: dict, splits: list[int], meta: dict) -> None:
+    """Store pieces cut into labelled parts (``{name: (parts, beats_per_bar)}``)."""
+    names, notes, entry_splits = [], [], []
+    for (name, (labelled, _)), s in zip(cuts.items(), splits, strict=True):
+        for label, arr in labelled:
+            names.append(f"{name}{_SEP}{label}")
+            notes.append(arr)
+            entry_splits.append(s)
+    meta = {**meta, "beats_per_bar": {name: beats for name, (_, beats) in cuts.items()}}
+    flat, offsets = pack(notes)
+    write_cache(path, key, names, flat, offsets, entry_splits, meta)
+
+
+def read_cuts(cached: Cached) -> tuple[dict, list[int], dict]:
+    """The cut pieces, splits and meta that :func:`write_cuts` stored, from a read cache."""
+    names, flat, offsets, entry_splits, meta = cached
+    flat.flags.writeable = False  # views of one buffer: training copies, never edits
+    beats = meta.pop("beats_per_bar")
+    cuts: dict = {}
+    splits: list[int] = []
+    for entry, a, b, s in zip(names, offsets[:-1], offsets[1:], entry_splits, strict=True):
+        name, _, label = entry.partition(_SEP)
+        if name not in cuts:
+            cuts[name] = ([], int(beats[name]))
+            splits.append(s)
+        cuts[name][0].append((label, flat[a:b]))
+    return cuts, splits, meta

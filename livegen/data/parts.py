@@ -32,7 +32,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from livegen.config import PartsConfig
-from livegen.data.cache import cache_file, cache_key, pack, read_cache, write_cache
+from livegen.data.cache import cache_file, cache_key, read_cache, read_cuts, write_cuts
 from livegen.data.heldout import melody_of, read_heldout
 from livegen.data.parse import run_items, usable_cpus
 from livegen.data.part_split import ONE_TRACK, REST, TOP, Cut, cut_item, cut_steps
@@ -48,7 +48,6 @@ log = logging.getLogger(__name__)
 
 # Bump whenever cutting changes what parts come out, so that old caches are not reused.
 PARTS_VERSION = 1
-_SEP = "\x1f"  # between a piece's name and a part's label in the cache's names
 
 
 class OneTrackError(DataError):
@@ -203,9 +202,9 @@ def load_parts(
     cached = read_cache(path, key)
     if cached is None:
         cuts, splits, meta = _cut_source(plan, parts.split, jobs, progress)
-        _write(path, key, cuts, splits, meta)
+        write_cuts(path, key, cuts, splits, meta)
     else:
-        cuts, splits, meta = _read(cached)
+        cuts, splits, meta = read_cuts(cached)
 
     heldout = read_heldout(parts.exclude_heldout) if parts.exclude_heldout else None
     kept: list[tuple[Parted, int]] = []
@@ -371,36 +370,6 @@ def _cut_json(plan: Plan, split: str):
     if not cuts:
         raise DataError(f"{plan.slug}: no piece of the JSON could be split by {split}")
     return cuts, splits, counts_info(found, len(cuts), skipped, {})
-
-
-# ---- the cache: one entry per part, named "piece<US>label" -----------------------------------
-
-
-def _write(path: Path, key: str, cuts: dict[str, Cut], splits: list[int], meta: dict) -> None:
-    names, notes, entry_splits = [], [], []
-    for (name, (labelled, _)), s in zip(cuts.items(), splits, strict=True):
-        for label, arr in labelled:
-            names.append(f"{name}{_SEP}{label}")
-            notes.append(arr)
-            entry_splits.append(s)
-    meta = {**meta, "beats_per_bar": {name: beats for name, (_, beats) in cuts.items()}}
-    flat, offsets = pack(notes)
-    write_cache(path, key, names, flat, offsets, entry_splits, meta)
-
-
-def _read(cached) -> tuple[dict[str, Cut], list[int], dict]:
-    names, flat, offsets, entry_splits, meta = cached
-    flat.flags.writeable = False  # views of one buffer: training copies, never edits
-    beats = meta.pop("beats_per_bar")
-    cuts: dict[str, Cut] = {}
-    splits: list[int] = []
-    for entry, a, b, s in zip(names, offsets[:-1], offsets[1:], entry_splits, strict=True):
-        name, _, label = entry.partition(_SEP)
-        if name not in cuts:
-            cuts[name] = ([], int(beats[name]))
-            splits.append(s)
-        cuts[name][0].append((label, flat[a:b]))
-    return cuts, splits, meta
 
 
 __all__ = [
