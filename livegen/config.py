@@ -67,9 +67,15 @@ class DataConfig:
     seed: int = 0  # split seed: which pieces go to train / valid / test
     cache_dir: str | None = None  # where parsed corpora are cached; None: the user cache dir
     parts: PartsConfig | None = None  # split each piece into yours and mine; None: one stream
+    # Silent ticks before every piece (all splits): the first tick is then predicted after
+    # a STEP, as it is live after silence, so an evaluation can count every tick of a piece.
+    lead_in: int = 0
 
     def __post_init__(self) -> None:
         _require(self.transpose >= 0, "transpose", "must be >= 0")
+        _require(self.lead_in >= 0, "lead_in", "must be >= 0")
+        # Silence before a parted piece would move its notes off their bar lines.
+        _require(not (self.lead_in and self.parts), "lead_in", "must be 0 with parts")
         _require(self.limit is None or self.limit >= 1, "limit", "must be >= 1 or null")
 
 

@@ -24,7 +24,7 @@ from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
 from livegen.codecs.base import Codec
 from livegen.config import ConfigError, TrainConfig, load_config, to_dict
-from livegen.data import DataError, Split, load_pieces
+from livegen.data import DataError, Piece, Split, delay, load_pieces
 from livegen.data.parts import encode_piece, parts_loader
 from livegen.device import DeviceError, resolve_device
 from livegen.model import LSTMModel, ModelConfig, State
@@ -35,17 +35,21 @@ from livegen.threads import limit_threads
 class Encoded:
     """A split's pieces as codec sequences; train-only transpositions made on demand."""
 
-    def __init__(self, codec: Codec, pieces, shifts: list[int]) -> None:
+    def __init__(self, codec: Codec, pieces, shifts: list[int], lead_in: int = 0) -> None:
         self.codec = codec
         self.pieces = pieces
         self.shifts = shifts
+        self.lead = lead_in / codec.ticks_per_quarter  # quarter notes of silence before a piece
         self._memo: dict[tuple[int, int], np.ndarray] = {}
 
     def get(self, i: int, shift: int = 0) -> np.ndarray:
         key = (i, shift)
         seq = self._memo.get(key)
         if seq is None:
-            seq = encode_piece(self.codec, self.pieces[i], shift)
+            piece = self.pieces[i]
+            if self.lead:  # a single-stream Piece: the config refuses lead_in with parts
+                piece = Piece(piece.name, delay(piece.notes, self.lead))
+            seq = encode_piece(self.codec, piece, shift)
             if seq.ndim == 2:
                 seq = seq.astype(np.float32)
             self._memo[key] = seq
@@ -207,8 +211,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
             f"{cfg.data.source}: too few pieces to split into training and validation sets"
         )
     shifts = list(range(-cfg.data.transpose, cfg.data.transpose + 1)) or [0]
-    train_set = Encoded(codec, split.train, shifts)
-    valid_seqs = Encoded(codec, split.valid, [0]).plain()
+    lead = cfg.data.lead_in
+    train_set = Encoded(codec, split.train, shifts, lead)
+    valid_seqs = Encoded(codec, split.valid, [0], lead).plain()
 
     model_cfg = ModelConfig(
         vocab_size=codec.vocab_size,
@@ -356,7 +361,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     if main_proc:
         # The test split is read once, with the best-validation weights.
         loaded = checkpoint.load(best_path, device=str(device))
-        test_seqs = Encoded(codec, split.test, [0]).plain()
+        test_seqs = Encoded(codec, split.test, [0], lead).plain()
         test = evaluate(loaded.model, test_seqs, device) if test_seqs else {}
         meta = _meta(cfg, split, n_params, history, best, elapsed, device, world)
         metrics = meta["metrics"]

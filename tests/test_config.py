@@ -17,7 +17,14 @@ from livegen.config import (
 )
 
 REPO = Path(__file__).resolve().parent.parent
-RECIPES = ["folk_melody", "chorale_poly", "jsb_pianoroll", "tiny"]
+RECIPES = [
+    "folk_melody",
+    "chorale_poly",
+    "jsb_pianoroll",
+    "bl2012_poly_jsb",
+    "bl2012_poly_piano",
+    "tiny",
+]
 
 
 def write(tmp_path: Path, text: str, name: str = "recipe.yaml") -> Path:
@@ -169,7 +176,12 @@ def test_wrong_type_in_override(arg, words):
 
 
 @pytest.mark.parametrize(
-    "arg, key", [("--schedule=linear", "train.schedule"), ("--dropout=1.5", "model.dropout")]
+    "arg, key",
+    [
+        ("--schedule=linear", "train.schedule"),
+        ("--dropout=1.5", "model.dropout"),
+        ("--lead_in=-1", "data.lead_in"),
+    ],
 )
 def test_invalid_value(arg, key):
     with pytest.raises(ConfigError, match=key):

@@ -12,11 +12,13 @@ import pytest
 
 from livegen import checkpoint
 from livegen.cli import main as livegen_main
+from livegen.codecs import make_codec
 from livegen.config import load_config
+from livegen.data import Piece
 from livegen.midifile import write_midi
 from livegen.notes import make_notes
+from livegen.train import Encoded, train
 from livegen.train import main as train_main
-from livegen.train import train
 
 TINY = "configs/tiny.yaml"
 
@@ -126,6 +128,15 @@ def test_pianoroll_on_a_bl2012_json(tmp_path):
     assert 1 < metrics["val_nll"] < 88 * math.log(2) + 5
     assert metrics["nll_unit"].startswith("nats per frame")
     assert checkpoint.load(tmp_path / "run" / "roll.pt").codec.name == "pianoroll"
+
+
+def test_a_lead_in_puts_silent_ticks_before_each_piece():
+    """With lead_in, a piece's first tick is a target after a STEP, as live after silence."""
+    codec = make_codec("poly", ticks_per_quarter=2)
+    piece = Piece("p", make_notes([(60, 0, 1), (64, 0.5, 1.5)]))
+    plain = Encoded(codec, [piece], [0]).plain()[0].tolist()
+    led = Encoded(codec, [piece], [0], lead_in=2).plain()[0].tolist()
+    assert led == [codec.step, codec.step, *plain]
 
 
 @pytest.mark.parametrize(

@@ -54,7 +54,7 @@ from livegen.data.sources import (
     steps_to_notes,
 )
 from livegen.midifile import DRUM_CHANNEL, midi_notes
-from livegen.notes import PITCH
+from livegen.notes import END, PITCH, START
 
 __all__ = [
     "ABC_EXTENSIONS",
@@ -76,6 +76,7 @@ __all__ = [
     "Split",
     "augment_shifts",
     "default_cache_dir",
+    "delay",
     "load_parts",
     "load_pieces",
     "midi_notes",
@@ -192,6 +193,13 @@ def transpose(notes: np.ndarray, semitones: int) -> np.ndarray:
     """A copy of ``notes`` moved by ``semitones`` (codecs fold what leaves their range)."""
     out = np.array(notes, dtype=np.float64, copy=True)
     out[:, PITCH] += semitones
+    return out
+
+
+def delay(notes: np.ndarray, quarters: float) -> np.ndarray:
+    """A copy of ``notes`` starting ``quarters`` later (silence before a piece)."""
+    out = np.array(notes, dtype=np.float64, copy=True)
+    out[:, START : END + 1] += quarters
     return out
 
 
