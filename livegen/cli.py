@@ -19,6 +19,7 @@ from pathlib import Path
 
 from livegen import __version__
 from livegen.cli_offline import cmd_generate, cmd_info, cmd_ports
+from livegen.cli_record import add_recover
 from livegen.errors import CliError, LivegenError  # noqa: F401  CliError: re-exported
 from livegen.paths import LIVE_CONFIG, PRIMERS, ROOT
 
@@ -228,6 +229,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     _add_live_options(panel)
     panel.set_defaults(func=cmd_panel)
+    add_recover(sub, _Formatter)
     return parser
 
 

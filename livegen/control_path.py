@@ -47,6 +47,7 @@ class ControlPath:
         ports: Any,
         picture: Picture,
         fixed_velocity: int,
+        recording: Any = None,
     ) -> None:
         self.settings = settings
         self.cc = cc
@@ -57,6 +58,7 @@ class ControlPath:
         self._voice, self._switcher, self._ports = voice, switcher, ports
         self._picture = picture
         self._fixed_velocity = fixed_velocity
+        self._recording = recording  # livegen.recording.Recording: toggles, and markers
 
     def submit(self, command: Command) -> int:
         """Queue ``command`` for the next tick (any thread); returns its sequence number."""
@@ -74,6 +76,8 @@ class ControlPath:
             self.settings, effect = apply(old, cmd, playing=self._modes.playing)
             if self.settings is not old:
                 self._propagate(old, self.settings)
+            if self._recording is not None:
+                self._recording.applied(old, self.settings, effect)
             ending |= effect.ends_notes
             if effect.action is not None:
                 self._modes.act(effect.action, n)

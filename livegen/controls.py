@@ -59,6 +59,7 @@ class Action(str, Enum):
     PLAY = "play"
     TOGGLE = "toggle"  # stop when playing, else play
     NEXT_MODE = "mode"  # the next mode in turn
+    RECORD = "record"  # start recording the session, or stop (recording.py)
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,6 +101,7 @@ CC_TRIGGERS = (
     Action.END_CALL,
     Action.NEXT_MODE,
     Action.TOGGLE,
+    Action.RECORD,
 )
 CC_CONTROLS: tuple[str, ...] = tuple(c.value for c in CC_RANGES) + tuple(
     a.value for a in CC_TRIGGERS

@@ -37,6 +37,7 @@ from livegen.modes import End, Modes
 from livegen.notes import Tick, notes_to_ticks
 from livegen.player import Player
 from livegen.realtime import Realtime, StepTimes
+from livegen.recording import Recording
 from livegen.sampling import Sampler
 from livegen.scales import key_pitches
 from livegen.scheduler import Scheduler
@@ -74,7 +75,12 @@ class Engine:
         self._now = now
         self.device = resolve_device(cfg.device)
         self.sampler = Sampler(cfg.temperature, cfg.top_p, cfg.seed)
-        self.scheduler = Scheduler(ports.send)
+        # Everything sent goes through the recording, which keeps what left (recording.py).
+        self.recording = Recording(
+            cfg.record, ports.send, bpm=cfg.bpm, beats_per_bar=cfg.beats_per_bar, now=now,
+            notice=lambda text: self.picture.notice(text),
+        )  # fmt: skip
+        self.scheduler = Scheduler(self.recording.send)
         self.loaded = loaded
         self.roll = PianoRoll(RECENT_BARS * cfg.beats_per_bar * loaded.codec.ticks_per_quarter)
         self.voice = Voice(self._player(loaded, cfg.key), self.scheduler, self.roll, cfg.channel)
@@ -124,6 +130,7 @@ class Engine:
             roll=self.roll,
             cc=cc,
             ports=ports,
+            recording=self.recording,
         )
         self.controls = ControlPath(
             Settings.of(cfg),
@@ -136,6 +143,7 @@ class Engine:
             ports=ports,
             picture=picture,
             fixed_velocity=cfg.fixed_velocity,
+            recording=self.recording,
         )
         self.picture.describe(loaded, self.player)
         self._publish(running=False)
@@ -215,6 +223,7 @@ class Engine:
         self.scheduler.all_off()
         self.clock.stop()
         self.switcher.close()
+        self.recording.close()  # after all_off: the take ends with livegen's note-offs
         self._publish(running=False)
 
     # ---- the loop -----------------------------------------------------------------------
@@ -296,9 +305,9 @@ class Engine:
         self.scheduler.send_due(n)
         self._take_switch(n)
         n = self.n  # a switch to another grid renumbers the ticks
-        heard = self.hearing.hear(
-            inbox if inbox is not None else self._take_inbox(), self.ports.dropped
-        )
+        inbox = inbox if inbox is not None else self._take_inbox()
+        self.recording.hear(inbox, self.clock.bpm)
+        heard = self.hearing.hear(inbox, self.ports.dropped)
         self.ignored_input += heard.ignored
         if heard.released_all:
             self.picture.notice(f"{heard.released_all}: the musician's keys released")

@@ -83,6 +83,12 @@ class LiveConfig:
     primer: str | None = _setting(
         None, "MIDI file fed before start (free mode; default: the shipped one)", metavar="FILE.mid"
     )
+    record: str | None = _setting(
+        None,
+        "record the session (your part, livegen's, tempo, controls) into this MIDI file; "
+        "R in the panel stops and starts it",
+        metavar="FILE.mid",
+    )
     backend: str = _setting("auto", "MIDI backend", choices=BACKENDS)
     in_port: str = _setting("livegen in", "input port: created, or opened by name", metavar="NAME")
     out_port: str = _setting(
@@ -154,6 +160,12 @@ class LiveConfig:
                 host_port(self.osc_reply)
             except ValueError as err:
                 raise _Invalid("osc_reply", str(err)) from None
+        if self.record is not None:
+            _require(
+                Path(self.record).suffix.lower() in (".mid", ".midi"),
+                "record",
+                "must be a .mid file",
+            )
         for name, number in self.cc.items():
             _require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
             _require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")

@@ -17,6 +17,7 @@ from livegen.notes import Tick
 
 if TYPE_CHECKING:
     from livegen.controls import Settings
+    from livegen.recording import RecordState
     from livegen.switch import Regrid
 
 YOU, LIVEGEN = "in", "out"  # the two sources of notes on the piano roll
@@ -78,6 +79,7 @@ class Snapshot:
     applied: int = 0  # the sequence number of the last command applied (see Engine.submit)
     osc_received: int = 0  # commands that came by OSC (livegen.osc); 0 without --osc
     osc_ignored: tuple[tuple[str, int], ...] = ()  # OSC messages ignored, (kind, count)
+    recording: RecordState | None = None  # the take recording or last recorded; None: none
 
     @property
     def beat(self) -> float:
@@ -170,10 +172,12 @@ class Picture:
         roll: PianoRoll,
         cc: Any,
         ports: Any,
+        recording: Any = None,
     ) -> None:
         self.clock_kind, self.beats_per_bar = clock_kind, beats_per_bar
         self.modes, self.clock, self.sampler, self.scheduler = modes, clock, sampler, scheduler
         self.hearing, self.roll, self.cc, self.ports = hearing, roll, cc, ports
+        self.recording = recording
         self.ports_text = repr(self.ports)
         self.notices: deque[str] = deque(maxlen=6)
         self.notice_count = 0  # notices ever given
@@ -249,4 +253,5 @@ class Picture:
             applied=applied,
             osc_received=self.osc.received if self.osc else 0,
             osc_ignored=self.osc.ignored if self.osc else (),
+            recording=self.recording.state if self.recording is not None else None,
         )

@@ -340,6 +340,9 @@ class LivegenApp(App[int]):
     def action_reset(self) -> None:
         self._do(Action.RESET)
 
+    def action_record(self) -> None:
+        self._do(Action.RECORD)  # the engine names the file and says so in a notice
+
     def action_regenerate(self) -> None:
         self._do(Action.REGENERATE)
 

@@ -70,6 +70,9 @@ CONTROLS: tuple[Control, ...] = (
     Control("C", "C", "channel(1)", "Channel+", "output channel up (1..16)"),
     Control("c", "c", "channel(-1)", "Channel-", "output channel down"),
     Control("x", "x", "passthrough", "Pass-through", "echo your notes to the output, on/off"),
+    Control(
+        "R", "R", "record", "Record", "record the session into a MIDI file / stop (--record FILE)"
+    ),
     Control("k", "k", "edit('key')", "Key lock", "type a key lock (e.g. D dorian; empty: off)"),
     Control("L", "L", "learn", "MIDI learn", "MIDI learn: pick a control, enter, move a knob"),
     Control("P", "P", "presets", "Presets", "presets: pick one, enter applies it live"),

@@ -6,6 +6,7 @@ roll is in :mod:`livegen.tui.roll`.
 from __future__ import annotations
 
 from collections.abc import Iterable
+from pathlib import Path
 
 from rich.text import Text
 from textual.widgets import DataTable, Static
@@ -76,7 +77,11 @@ class SessionInfo(Static):
         bars = snap.response_bars
         answer = "as long as the call" if bars == 0 else f"{bars:g} bar{'s' if bars != 1 else ''}"
         t.append("answer ", style="bold")
-        t.append(f"{answer}\n")
+        t.append(answer)
+        if snap.recording is not None:  # one line for the take: beside the answer length
+            t.append(f"{'':{max(1, 14 - len(answer))}}")
+            t.append(*recording_state(snap))
+        t.append("\n")
         t.append("key    ", style="bold")
         t.append(f"{snap.key or 'off':<14}")
         t.append("channel ", style="bold")
@@ -84,6 +89,18 @@ class SessionInfo(Static):
         t.append(" thru ", style="bold")
         t.append("on" if snap.passthrough else "off")
         self.update(t)
+
+
+def recording_state(snap: Snapshot) -> tuple[str, str]:
+    """The Session box's word on the recording (nothing until a take began), and its style."""
+    rec = snap.recording
+    if rec is None:
+        return "", ""
+    name = Path(rec.path).name
+    name = name if len(name) <= 14 else name[:13] + "…"
+    if rec.active:
+        return f"● rec {name} {rec.events}", "bold red"
+    return f"saved {name}", "dim"
 
 
 def _gauge(value: float, full: float, width: int = 12) -> str:

@@ -272,3 +272,17 @@ def test_command_palette_runs_a_control(panel):
             await until(pilot, lambda: SwitchModel("tiny_b") in engine.commands, "the switch")
 
     run(scenario())
+
+
+def test_shift_r_starts_and_stops_recording(panel):
+    app = panel()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            await pilot.press("R")
+            await ticks(pilot, app.engine)
+            await pilot.press("R")
+            await ticks(pilot, app.engine)
+            assert app.engine.commands == [Do(Action.RECORD), Do(Action.RECORD)]
+
+    run(scenario())

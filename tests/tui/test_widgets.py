@@ -32,3 +32,15 @@ def test_model_rows():
     )
     assert describe_row(entry, None)[1] == "…"
     assert describe_row(entry, ModelInfo(error="bad"))[1] == "unreadable"
+
+
+def test_the_session_box_names_the_take_only_once_one_began():
+    from livegen.recording import RecordState
+    from livegen.tui.widgets import recording_state
+
+    assert recording_state(Snapshot()) == ("", "")
+    live = Snapshot(recording=RecordState("/tmp/takes/a-very-long-take-name.mid", 42, True))
+    text, style = recording_state(live)
+    assert text == "● rec a-very-long-t… 42" and "red" in style
+    done = Snapshot(recording=RecordState("/tmp/take.mid", 42, False))
+    assert recording_state(done)[0] == "saved take.mid"
