@@ -271,6 +271,29 @@ def test_the_livegen_track_is_what_left_the_port_panic_and_stop_included(tmp_pat
     assert markers == ["panic", "mode free"]
 
 
+def test_an_engine_error_still_finishes_the_take_with_every_note_off(tmp_path):
+    target = tmp_path / "take.mid"
+    ports = FakePorts()
+    cfg = LiveConfig(seed=1, mode="free", bpm=300, record=str(target))
+    engine = Engine(loaded(), ports, cfg)
+    calls = {"n": 0}
+    real_step = engine.player.step
+
+    def failing_step(heard, play):
+        calls["n"] += 1
+        if calls["n"] == 30:
+            raise RuntimeError("boom")
+        return real_step(heard, play)
+
+    engine.player.step = failing_step
+    engine.start()
+    assert engine.wait(20) and "boom" in engine.error
+    got = notes(tracks(target)["livegen"])
+    assert got == notes([(0, m) for m in ports.sent if m.type in ("note_on", "note_off")])
+    assert any(kind == "on" for kind, _, _ in got)
+    assert not journal.journal_path(target).exists()
+
+
 def test_record_toggles_at_the_tick_and_each_take_gets_its_own_file(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     engine, ports, clock = engine_with(tmp_path, mode="free")
