@@ -38,7 +38,7 @@ from livegen import journal  # noqa: E402
 from livegen.client import EngineClient  # noqa: E402
 from livegen.jack import start_dummy_jack  # noqa: E402
 from livegen.live_config import LiveConfig  # noqa: E402
-from tests.integration.events import note_events  # noqa: E402
+from tests.integration.events import XrunWatch, note_events  # noqa: E402
 from tests.integration.test_recording import file_notes  # noqa: E402
 
 PEER = ROOT / "tests" / "integration" / "midi_peer.py"
@@ -63,7 +63,8 @@ def peer(env: dict, *args: str) -> subprocess.Popen:
     return proc
 
 
-def run(env: dict, seconds: float, bpm: float, folder: Path, record: bool) -> dict:
+def run(server, seconds: float, bpm: float, folder: Path, record: bool) -> dict:
+    env, xruns = server.env, XrunWatch(server)
     target = folder / "take.mid" if record else None
     engine = EngineClient.open(session(bpm, target))
     heard_path = folder / f"heard-{record}.json"
@@ -105,6 +106,7 @@ def run(env: dict, seconds: float, bpm: float, folder: Path, record: bool) -> di
         "step_p99_us": round(s.step_p99_us),
         "step_p99_worst_us": round(max(p99s)),
         "error": s.error,
+        "jack_xruns": xruns.count(),  # cycles the dummy server logged as overrun
     }
     if record:
         heard = [e[1:] for e in note_events(json.loads(heard_path.read_text())["received"])]
@@ -181,13 +183,13 @@ def main() -> None:
     try:
         with tempfile.TemporaryDirectory() as folder:
             for record in (True, False):
-                rows.append(run(server.env, args.minutes * 60, args.bpm, Path(folder), record))
+                rows.append(run(server, args.minutes * 60, args.bpm, Path(folder), record))
                 r = rows[-1]
                 print(
                     f"{r['condition']:>13}: {r['ticks']} ticks in {r['seconds']} s, late ticks "
                     f"{r['late_ticks']}, step p50 {r['step_p50_us'] / 1000:.2f} ms p99 "
                     f"{r['step_p99_us'] / 1000:.2f} ms (worst read "
-                    f"{r['step_p99_worst_us'] / 1000:.2f} ms)"
+                    f"{r['step_p99_worst_us'] / 1000:.2f} ms), JACK xruns {r['jack_xruns']}"
                     f"{'; error: ' + r['error'] if r['error'] else ''}",
                     flush=True,
                 )
