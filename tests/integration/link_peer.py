@@ -4,7 +4,8 @@ Run inside a private network namespace (tests/integration/netns.py; it refuses t
 where any interface but loopback exists, so its Link traffic cannot leave the machine).
 It joins Link, starts ``livegen run --clock link --clock-out`` on the JACK server named by
 the environment, records livegen's MIDI clock on JACK (every message stamped with
-``perf_counter`` and with this peer's own Link beat at its arrival), and plays a script:
+``perf_counter`` and with this peer's own Link beat at its arrival; polled, see
+:class:`Recorder`), and plays a script:
 
 1. set the session's tempo to ``--bpm``, hold it ``--hold-bars`` bars;
 2. ``--changes`` times: change the tempo (alternately ``--bpm2`` and ``--bpm``), hold;
@@ -43,22 +44,51 @@ KINDS = {0xF8: "clock", 0xFA: "start", 0xFC: "stop"}
 
 
 class Recorder:
-    """livegen's clock as it arrives: (stamp, kind, this peer's beat, tempo) rows."""
+    """livegen's clock as it arrives: (stamp, kind, this peer's beat, tempo) rows.
 
-    def __init__(self, link) -> None:
+    Polled from a thread, not a callback: a Python callback on JACK's process thread waits
+    for the GIL, and jackd drops the MIDI of the cycles it misses (polled_input.py), which
+    lost whole bars of pulses here. A message's stamp is estimated from rtmidi's deltas
+    within what the polls prove; its Link beat is the beat read at the poll, taken back to
+    that stamp at the tempo of the moment.
+    """
+
+    def __init__(self, link, midi_in) -> None:
         self.link = link
+        self.midi_in = midi_in
         self.rows: list[tuple[float, str, float, float]] = []
         self.lock = threading.Lock()
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="link-peer-in", daemon=True)
 
-    def __call__(self, event, _data=None) -> None:
-        stamp = time.perf_counter()
-        kind = KINDS.get(event[0][0])
-        if kind is None:
-            return
-        link = self.link
-        row = (stamp, kind, link.beat, link.tempo)
-        with self.lock:
-            self.rows.append(row)
+    def start(self) -> None:
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join(2.0)
+
+    def _run(self) -> None:
+        get, clock, link = self.midi_in.get_message, time.perf_counter, self.link
+        last, floor = None, clock()
+        while not self._stop.is_set():
+            before = clock()
+            item = get()
+            if item is None:
+                floor = before
+                time.sleep(0.0005)
+                continue
+            data, delta = item
+            now = clock()
+            beat, tempo = link.beat, link.tempo
+            read = (now + clock()) / 2
+            stamp = now if last is None else min(max(last + delta, floor), now)
+            last = stamp
+            kind = KINDS.get(data[0])
+            if kind is None:
+                continue
+            with self.lock:
+                self.rows.append((stamp, kind, beat - (read - stamp) * tempo / 60.0, tempo))
 
 
 def find_port(rt, wanted: str, timeout: float) -> int:
@@ -108,10 +138,10 @@ def main(argv: list[str] | None = None) -> int:
         env=env,
     )
     script: dict[str, object] = {}
-    recorder = Recorder(link)
-    midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="link peer")
+    midi_in = rtmidi.MidiIn(rtmidi.API_UNIX_JACK, name="link peer", queue_size_limit=65536)
     midi_in.ignore_types(sysex=True, timing=False, active_sense=True)
-    midi_in.set_callback(recorder)
+    recorder = Recorder(link, midi_in)
+    recorder.start()
     try:
         midi_in.open_port(find_port(midi_in, "livegen out", args.livegen_timeout), "clock in")
         deadline = time.monotonic() + 20
@@ -152,6 +182,8 @@ def main(argv: list[str] | None = None) -> int:
         except subprocess.TimeoutExpired:
             livegen.kill()
             livegen.wait()
+        time.sleep(0.05)  # the last messages in flight
+        recorder.stop()
         midi_in.close_port()
     with recorder.lock:
         rows = list(recorder.rows)
@@ -173,7 +205,13 @@ def offset(beat: float, tempo: float, unit: float) -> float:
 
 
 def runs(rows: list) -> list[list]:
-    """The clock pulses of each run from a MIDI Start: [(stamp, beat, tempo, pulse index)]."""
+    """The clock pulses of each run from a MIDI Start: [(stamp, beat, tempo, pulse index)].
+
+    A pulse JACK lost (an xrun on the dummy server) would shift every later index and so
+    every later tick: the index advances by the number of pulse intervals since the last
+    pulse (at this peer's tempo; livegen's differs from it by at most a tempo change,
+    540 against 600 BPM here, which still rounds to one), so a loss costs one pulse.
+    """
     found: list[list] = []
     current = None
     for stamp, kind, beat, tempo in rows:
@@ -183,7 +221,11 @@ def runs(rows: list) -> list[list]:
         elif kind == "stop":
             current = None
         elif kind == "clock" and current is not None:
-            current.append((stamp, beat, tempo, len(current)))
+            index = 0
+            if current:
+                last_stamp, _, _, last = current[-1]
+                index = last + max(1, round((stamp - last_stamp) * PPQN * tempo / 60.0))
+            current.append((stamp, beat, tempo, index))
     return found
 
 
