@@ -64,9 +64,9 @@ class CountingStepper:
         self.inner = stepper
         self.calls = 0
 
-    def __call__(self, x, state):
+    def __call__(self, x, state, pos=0):
         self.calls += 1
-        return self.inner(x, state)
+        return self.inner(x, state, pos)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
