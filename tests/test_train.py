@@ -69,6 +69,21 @@ def test_train_save_load_generate(midi_folder, tmp_path):
     assert len(ons) > 24  # the primer's 24 notes and at least one answered
 
 
+def test_metric_training_saves_loads_and_generates(midi_folder, tmp_path):
+    """tiny.yaml with model.metric: the positions go with every chunk, the flag with the file."""
+    cfg = tiny_config(midi_folder, tmp_path, "--model.metric=true", "--data.beats_per_bar=3")
+    metrics = train(cfg, progress=False)
+    assert math.isfinite(metrics["val_nll"]) and math.isfinite(metrics["test_nll"])
+    loaded = checkpoint.load(tmp_path / "run" / "tiny.pt")
+    assert loaded.model.cfg.metric and loaded.model.cfg.metric_tpq == 4
+    plain = train(tiny_config(midi_folder, tmp_path / "plain"), progress=False)
+    assert metrics["val_nll"] != plain["val_nll"]  # the positions did reach the model
+    assert checkpoint.load(tmp_path / "plain" / "run" / "tiny.pt").model.cfg.metric is False
+    out = tmp_path / "out.mid"
+    argv = ["generate", "--checkpoint", str(tmp_path / "run" / "tiny.pt"), "--bars", "2"]
+    assert livegen_main([*argv, "--primer", str(midi_folder / "tune00.mid"), "-o", str(out)]) == 0
+
+
 def test_a_fixed_seed_gives_the_same_run(midi_folder, tmp_path):
     a = train(tiny_config(midi_folder, tmp_path / "a"), progress=False)
     b = train(tiny_config(midi_folder, tmp_path / "b"), progress=False)
