@@ -26,6 +26,7 @@ class Chunk:
     valid: np.ndarray  # (B, T) bool: positions that have a target
     reset: np.ndarray  # (B,) bool: zero this stream's state before the chunk
     n_valid: int
+    pos: np.ndarray | None = None  # (B, T) int64 position index of each input (metric models)
 
 
 def plan_streams(lengths: Sequence[int], order: np.ndarray, n_streams: int, seq_len: int):
@@ -48,11 +49,14 @@ def iterate_chunks(
     streams: list[list[tuple[int, int]]],
     seq_len: int,
     n_steps: int | None = None,
+    positions: Sequence[np.ndarray] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the chunks of one epoch over ``sequences`` (token arrays or frame arrays).
 
     ``streams`` comes from :func:`plan_streams`. ``n_steps`` pads the epoch with empty
     chunks up to that many steps (so every process of a distributed run steps alike).
+    ``positions`` (one int64 array per sequence, as long as it) rides along, cut exactly
+    as the inputs are, so each chunk's inputs keep their place in the bar.
     """
     lengths = [len(s) for s in sequences]
     n_streams = len(streams)
@@ -68,6 +72,7 @@ def iterate_chunks(
         else:
             x = np.zeros((n_streams, seq_len), dtype=np.int64)
             y = np.full((n_streams, seq_len), IGNORE, dtype=np.int64)
+        pos = None if positions is None else np.zeros((n_streams, seq_len), dtype=np.int64)
         valid = np.zeros((n_streams, seq_len), dtype=bool)
         reset = np.ones(n_streams, dtype=bool)
         for b, stream in enumerate(streams):
@@ -78,6 +83,8 @@ def iterate_chunks(
             n = min(seq_len, lengths[piece] - 1 - off)
             x[b, :n] = seq[off : off + n]
             y[b, :n] = seq[off + 1 : off + 1 + n]
+            if pos is not None:
+                pos[b, :n] = positions[piece][off : off + n]
             valid[b, :n] = True
             reset[b] = off == 0
-        yield Chunk(x, y, valid, reset, int(valid.sum()))
+        yield Chunk(x, y, valid, reset, int(valid.sum()), pos)

@@ -70,10 +70,12 @@ class DataConfig:
     # Silent ticks before every piece (all splits): the first tick is then predicted after
     # a STEP, as it is live after silence, so an evaluation can count every tick of a piece.
     lead_in: int = 0
+    beats_per_bar: int = 4  # the meter (quarters per bar) of pieces that do not give their own
 
     def __post_init__(self) -> None:
         _require(self.transpose >= 0, "transpose", "must be >= 0")
         _require(self.lead_in >= 0, "lead_in", "must be >= 0")
+        _require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
         # Silence before a parted piece would move its notes off their bar lines.
         _require(not (self.lead_in and self.parts), "lead_in", "must be 0 with parts")
         _require(self.limit is None or self.limit >= 1, "limit", "must be >= 1 or null")
@@ -91,6 +93,7 @@ class ModelSection:
     n_hidden: int = 256  # LSTM units per layer
     n_embd: int = 64  # token embedding size (ignored by frame input: pianoroll)
     dropout: float = 0.1  # between layers and before the head, training only
+    metric: bool = False  # tell the model each tick's beat and sub-beat (livegen/metric.py)
 
     def __post_init__(self) -> None:
         for key in ("n_layer", "n_hidden", "n_embd"):

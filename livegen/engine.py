@@ -103,9 +103,9 @@ class Engine:
         self.history = History(tpq, WARM_BARS * cfg.beats_per_bar)
         # The worker builds Players from values, never from the engine itself.
         sampler, device, precision = self.sampler, self.device, cfg.precision
-        self.switcher = Switcher(
-            self.history, lambda ld: Player(ld.model, ld.codec, sampler, device, precision), loader
-        )
+        bpb = cfg.beats_per_bar
+        build = lambda ld: Player(ld.model, ld.codec, sampler, device, precision, bpb)  # noqa: E731
+        self.switcher = Switcher(self.history, build, loader)
         self._primer = primer
 
         self._inbox: list[tuple[float, mido.Message]] = []
@@ -322,7 +322,7 @@ class Engine:
             hearing = heard.tick
             if self._adopt is not None:  # a switch at this tick: the old plan sounded now
                 hearing, self._adopt = hearing.merge(self._adopt), None
-            answer = voice.player.step(hearing, play)
+            answer = voice.player.step(hearing, play, n)
             self.steps.add(time.perf_counter() - t0, n)
             voice.play(n + 1, answer, self.controls.velocity(self.hearing))
             if applied.ending or decision.end is End.NOTES:
@@ -346,6 +346,7 @@ class Engine:
     def _player(self, loaded: Loaded, key: str | None) -> Player:
         """A player for ``loaded``, locked to ``key`` (None: no key lock)."""
         player = Player(loaded.model, loaded.codec, self.sampler, self.device, self.cfg.precision)
+        player.beats_per_bar = self.cfg.beats_per_bar  # the bar a metric model counts in
         player.set_key_mask(key_pitches(key))
         return player
 
@@ -384,7 +385,7 @@ class Engine:
             return
         with torch.inference_mode():
             for tick in notes_to_ticks(primer, self.tpq):
-                self.player.step(tick, play=False)
+                self.player.step(tick, play=False, tick=self.n)
                 self.history.record(self.n, self.player.heard)
                 self.n += 1
         self.player.cancel()  # nothing of the primer sounds live

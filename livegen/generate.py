@@ -70,7 +70,9 @@ def continue_piece(
     model = loaded_checkpoint.model
     model.eval()
     sampler = Sampler(temperature=temperature, top_p=top_p, seed=seed)
-    player = Player(model, codec, sampler, device=device)
+    player = Player(
+        model, codec, sampler, device=device, beats_per_bar=max(1, round(beats_per_bar))
+    )
     answered = []
     with torch.no_grad():
         for tick in ticks[: n_primer - 1]:

@@ -17,6 +17,9 @@ import torch
 from torch import Tensor, nn
 from torch.utils.checkpoint import checkpoint
 
+from livegen import metric
+from livegen.metric import MAX_BEATS
+
 
 @dataclass(frozen=True)
 class ModelConfig:
@@ -28,9 +31,14 @@ class ModelConfig:
     n_embd: int = 64  # token embedding size; unused when frame_input
     dropout: float = 0.0  # between LSTM layers and before the head, in training only
     frame_input: bool = False  # pianoroll: input is a multi-hot frame (linear), head is sigmoids
+    # Metric position (livegen/metric.py): each token's beat and sub-beat in the bar go in
+    # beside its embedding. Off unless a recipe asks; absent from older checkpoints = off.
+    metric: bool = False
+    metric_tpq: int = 4  # the codec's ticks_per_quarter: width of the sub-beat one-hot
+    metric_beats: int = MAX_BEATS  # width of the beat one-hot: the longest bar, in quarters
 
     def __post_init__(self) -> None:
-        for name in ("vocab_size", "n_layer", "n_hidden", "n_embd"):
+        for name in ("vocab_size", "n_layer", "n_hidden", "n_embd", "metric_tpq", "metric_beats"):
             if getattr(self, name) < 1:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
@@ -65,6 +73,11 @@ class LSTMModel(nn.Module):
         else:
             self.embed = nn.Embedding(cfg.vocab_size, cfg.n_embd)
             n_in = cfg.n_embd
+        if cfg.metric:
+            # Not a parameter and not saved: the one-hots follow from the config alone.
+            feats = torch.from_numpy(metric.features(cfg.metric_tpq, cfg.metric_beats))
+            self.register_buffer("metric_features", feats, persistent=False)  # (P, F)
+            n_in += feats.shape[1]
         self.lstm = nn.LSTM(
             n_in,
             cfg.n_hidden,
@@ -94,11 +107,17 @@ class LSTMModel(nn.Module):
         )
 
     def forward(
-        self, x: Tensor, state: State | None = None, checkpoint_segments: int = 0
+        self,
+        x: Tensor,
+        state: State | None = None,
+        checkpoint_segments: int = 0,
+        pos: Tensor | None = None,
     ) -> tuple[Tensor, State]:
         """Logits for every tick of ``x`` and the state after the last one.
 
-        ``x`` is (B, T) int64 tokens, or (B, T, V) frames for ``frame_input``.
+        ``x`` is (B, T) int64 tokens, or (B, T, V) frames for ``frame_input``. ``pos``
+        (B, T) int64 is each token's position index (livegen/metric.py); a metric model
+        needs it, any other ignores it.
         ``checkpoint_segments`` > 0 splits T into that many segments and recomputes each
         in the backward pass (torch.utils.checkpoint) to save activation memory.
         """
@@ -109,11 +128,16 @@ class LSTMModel(nn.Module):
                 x = x.to(self.head.weight.dtype)  # codecs give uint8 frames
         elif x.dim() != 2:
             raise ValueError(f"token model wants x of shape (B, T), got {tuple(x.shape)}")
+        if not self.cfg.metric:
+            pos = None
+        elif pos is None or pos.shape != x.shape[:2]:
+            got = None if pos is None else tuple(pos.shape)
+            raise ValueError(f"metric model wants pos of shape {tuple(x.shape[:2])}, got {got}")
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         h, c = state
         if checkpoint_segments <= 0 or not torch.is_grad_enabled():
-            logits, h, c = self._segment(x, h, c)  # (B, T, V)
+            logits, h, c = self._segment(x, h, c, False, pos)  # (B, T, V)
             return logits, State(h, c)
         native = x.is_cuda and self.training and self.lstm.dropout > 0
         if native and not self._warned_native:
@@ -124,22 +148,31 @@ class LSTMModel(nn.Module):
             )
             self._warned_native = True
         outs = []
-        for xs in torch.tensor_split(x, min(checkpoint_segments, x.shape[1]), dim=1):
-            logits, h, c = checkpoint(self._segment, xs, h, c, native, use_reentrant=False)
+        n_seg = min(checkpoint_segments, x.shape[1])
+        pos_segs = [None] * n_seg if pos is None else torch.tensor_split(pos, n_seg, dim=1)
+        for xs, ps in zip(torch.tensor_split(x, n_seg, dim=1), pos_segs, strict=True):
+            logits, h, c = checkpoint(self._segment, xs, h, c, native, ps, use_reentrant=False)
             outs.append(logits)  # (B, T_seg, V)
         return torch.cat(outs, dim=1), State(h, c)  # (B, T, V)
 
     def _segment(
-        self, x: Tensor, h: Tensor, c: Tensor, native: bool = False
+        self, x: Tensor, h: Tensor, c: Tensor, native: bool = False, pos: Tensor | None = None
     ) -> tuple[Tensor, Tensor, Tensor]:
         # cuDNN draws inter-layer dropout from its own state, which checkpoint cannot
         # replay; the native kernel draws from the torch generator, which it restores.
         with torch.backends.cudnn.flags(enabled=False) if native else nullcontext():
             e = self.embed(x)  # (B, T, E)
+            if pos is not None:
+                feats = self.metric_features[pos].to(e.dtype)  # (B, T, F)
+                e = torch.cat([e, feats], dim=-1)  # (B, T, E + F)
             out, (h, c) = self.lstm(e, (h, c))  # (B, T, H), (L, B, H) x2
         return self.head(self.drop(out)), h, c  # (B, T, V)
 
-    def step(self, x: Tensor, state: State) -> tuple[Tensor, State]:
-        """One tick through the same nn.LSTM: ``x`` (B,) tokens or (B, V) frames -> (B, V)."""
-        logits, state = self(x.unsqueeze(1), state)  # (B, 1, V)
+    def step(self, x: Tensor, state: State, pos: Tensor | None = None) -> tuple[Tensor, State]:
+        """One tick through the same nn.LSTM: ``x`` (B,) tokens or (B, V) frames -> (B, V).
+
+        ``pos`` (B,) is the token's position index (metric models only).
+        """
+        p = None if pos is None else pos.unsqueeze(1)  # (B, 1)
+        logits, state = self(x.unsqueeze(1), state, pos=p)  # (B, 1, V)
         return logits[:, 0], state  # (B, V)

@@ -21,24 +21,30 @@ class PartsPlayer(Player):
 
     codec: PartsCodec
 
-    def __init__(self, model, codec, sampler, device="cpu", precision="auto") -> None:
+    def __init__(
+        self, model, codec, sampler, device="cpu", precision="auto", beats_per_bar: int = 4
+    ) -> None:
         if not isinstance(codec, PartsCodec):
             raise TypeError(f"PartsPlayer needs a parts codec, not {codec.name!r}")
-        super().__init__(model, codec, sampler, device, precision)
+        super().__init__(model, codec, sampler, device, precision, beats_per_bar)
 
-    def step_parts(self, yours: Tick, play: bool) -> Tick:
+    def step_parts(self, yours: Tick, play: bool, tick: int | None = None) -> Tick:
         """Tick n: hear your part of n, then play (or, not playing, hear) my part of n.
 
-        Returns my part's note events for tick n, to sound now: the sampled half when
-        ``play``, else nothing (my notes held so far go on; ``cancel`` ends them).
+        ``tick`` is n as the engine counts it (None: one after the last step); both halves
+        go in at tick n's bar position (a metric model). Returns my part's note events for
+        tick n, to sound now: the sampled half when ``play``, else nothing (my notes held
+        so far go on; ``cancel`` ends them).
         """
+        self.ticks = n = self.ticks if tick is None else tick  # _plan plans tick self.ticks
+        pos = self.position(n)
         stream = self.stream
         if self._pending_offs:  # ended on my behalf (cancel, release): my half omits them
             stream.release_mine(self._pending_offs)
             self._pending_offs = ()
         self.plan = None
         for token in stream.listen_yours(yours):  # your half: always teacher forced
-            self.logits.copy_(self._feed(token, self.state))
+            self.logits.copy_(self._feed(token, self.state, pos))
         self.heard_anything = True
         if play:
             plan = self._plan()  # my half on the fork, from the stream as it stands after MID
@@ -50,12 +56,12 @@ class PartsPlayer(Player):
                 self.logits, self._fork_logits = self._fork_logits, self.logits
             else:  # cannot happen while the grammar and listening agree; stay correct if not
                 for token in tokens:
-                    self.logits.copy_(self._feed(token, self.state))
+                    self.logits.copy_(self._feed(token, self.state, pos))
         else:
             mine = EMPTY_TICK
             for token in stream.listen_mine(mine):
-                self.logits.copy_(self._feed(token, self.state))
-        self.ticks += 1
+                self.logits.copy_(self._feed(token, self.state, pos))
+        self.ticks = n + 1
         self.heard = yours.merge(mine)
         self.sounding.difference_update(mine.offs)
         self.sounding.update(p for p, _ in mine.ons)

@@ -10,6 +10,11 @@ tick's tokens there, feeding each back, under the codec's grammar. When the next
 comes and what sounded is exactly what it planned (the usual case), the fork simply
 becomes the state, so nothing is stepped twice; when the musician played too, the
 merged tick is fed to the real state instead and the fork is thrown away.
+
+A metric model (livegen/metric.py) is told each token's place in the bar: every token of
+tick n, heard or planned, goes in at tick n's position. The Player counts ticks itself,
+and the engine gives it its own tick number each step, so that a song position jump or a
+grid switch (which renumber ticks) moves the bar position with them.
 """
 
 from __future__ import annotations
@@ -19,6 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 import torch
 
+from livegen import metric
 from livegen.codecs.base import Accept, Codec, Token
 from livegen.model import LSTMModel
 from livegen.notes import EMPTY_TICK, Tick
@@ -42,6 +48,7 @@ class Plan:
 
     tokens: tuple[Token, ...]
     tick: Tick
+    pos: int  # the position index the tokens were fed at
 
 
 class Player:
@@ -54,9 +61,19 @@ class Player:
         sampler: Sampler,
         device: str | torch.device = "cpu",
         precision: str = "auto",
+        beats_per_bar: int = 4,
     ) -> None:
         self.model = model
         self.codec = codec
+        self.beats_per_bar = beats_per_bar  # the session's meter: where bars fall
+        cfg = model.cfg
+        self.metric = cfg.metric
+        if cfg.metric and cfg.metric_tpq != codec.ticks_per_quarter:
+            raise ValueError(
+                f"metric model of {cfg.metric_tpq} ticks per quarter does not fit codec "
+                f"{codec.describe()}"
+            )
+        metric.bar_ticks(codec.ticks_per_quarter, beats_per_bar)  # checks the meter
         self.sampler = sampler
         self.stepper = make_stepper(model, device, precision)
         self.frames = codec.head == "sigmoid"
@@ -77,7 +94,14 @@ class Player:
         self.heard = EMPTY_TICK  # everything that sounded at the last tick stepped
         self.sounding: set[int] = set()  # pitches the Player struck that still sound
         self._pending_offs: tuple[int, ...] = ()
-        self.ticks = 0
+        self.ticks = 0  # the number of the next tick to step
+
+    def position(self, n: int) -> int:
+        """Tick ``n``'s position index in the bar (0 for a model without metric input)."""
+        if not self.metric:
+            return 0
+        cfg = self.model.cfg
+        return metric.position(n, cfg.metric_tpq, self.beats_per_bar, cfg.metric_beats)
 
     def set_key_mask(self, allowed_pitches) -> None:
         """Only strike pitches in ``allowed_pitches`` (None lifts the lock)."""
@@ -125,29 +149,32 @@ class Player:
         self._pending_offs = tuple(sorted(set(self._pending_offs) | set(offs)))
 
     # ---- the tick ------------------------------------------------------------------------
-    def step(self, heard: Tick, play: bool) -> Tick:
+    def step(self, heard: Tick, play: bool, tick: int | None = None) -> Tick:
         """Tick n: take in what sounded at n, and plan tick n+1 if ``play``.
 
         ``heard`` is the musician's part of tick n; the Player adds its own plan for n.
+        ``tick`` is n as the engine counts it (None: one after the last step).
         Returns the note events the Player plans for tick n+1 (empty when not playing).
         """
+        n = self.ticks if tick is None else tick
+        pos = self.position(n)
         planned = self.plan.tick if self.plan is not None else EMPTY_TICK
         if self._pending_offs:
             planned = planned.merge(Tick(offs=self._pending_offs))
             self._pending_offs = ()
         self.heard = heard = heard.merge(planned)  # what the state takes in at this tick
         tokens = self.stream.listen(heard)
-        if self.plan is not None and tuple(tokens) == self.plan.tokens:
+        if self.plan is not None and tuple(tokens) == self.plan.tokens and self.plan.pos == pos:
             # What sounded is what was planned: the fork already holds this state.
             self.state, self.fork = self.fork, self.state
             self.logits, self._fork_logits = self._fork_logits, self.logits
             self.heard_anything = self.heard_anything or bool(tokens)
         else:
             for token in tokens:
-                self.logits.copy_(self._feed(token, self.state))
+                self.logits.copy_(self._feed(token, self.state, pos))
                 self.heard_anything = True
         self.plan = None
-        self.ticks += 1
+        self.ticks = n + 1
         # livegen's notes the model no longer hears (merged away by the codec, or released
         # by the musician's release of the same pitch): it would never end them. End them now.
         lost = Tick(offs=tuple(sorted(self.sounding - self.stream.hears())))
@@ -160,16 +187,17 @@ class Player:
         self.sounding.update(p for p, _ in tick.ons)
         return lost.merge(tick) if lost else tick
 
-    def _feed(self, token: Token, state) -> torch.Tensor:
+    def _feed(self, token: Token, state, pos: int) -> torch.Tensor:
         if self.frames:
             self._frame.zero_()
             if token:
                 self._frame[list(token)] = 1.0
-            return self.stepper(self._frame, state)
-        return self.stepper(token, state)
+            return self.stepper(self._frame, state, pos)
+        return self.stepper(token, state, pos)
 
     def _plan(self) -> Plan:
-        """Sample the next tick's tokens on a fork of the state."""
+        """Sample the next tick's tokens (tick ``self.ticks``) on a fork of the state."""
+        pos = self.position(self.ticks)
         self.stepper.copy_state(self.fork, self.state)
         stream = self.stream.copy()
         stream.begin()
@@ -186,9 +214,9 @@ class Player:
             verdict = stream.accept(token)
             if verdict is Accept.DROP:
                 break
-            logits = self._feed(token, self.fork)
+            logits = self._feed(token, self.fork, pos)
             fed.append(token)
             if verdict is Accept.FINAL:
                 break
         self._fork_logits.copy_(logits)
-        return Plan(tuple(fed), stream.answer())
+        return Plan(tuple(fed), stream.answer(), pos)

@@ -152,11 +152,15 @@ def on_grid(t: float, tpq: int) -> float:
     return math.floor(t * tpq + _EPS) / tpq
 
 
-def warm(player: Any, ticks: list[Tick]) -> None:
-    """Step ``player`` over ``ticks`` as heard, planning nothing."""
+def warm(player: Any, ticks: list[Tick], first: int) -> None:
+    """Step ``player`` over ``ticks`` as heard, planning nothing; the first is tick ``first``.
+
+    Numbered as the session counts them on the player's grid, so a metric model hears
+    each at its place in the bar.
+    """
     with torch.inference_mode():
-        for tick in ticks:
-            player.step(tick, play=False)
+        for i, tick in enumerate(ticks):
+            player.step(tick, play=False, tick=first + i)
 
 
 @dataclass
@@ -176,7 +180,8 @@ def catch_up(prepared: Prepared, history: History, now: float) -> None:
     """Step the prepared Player over what sounded from ``prepared.upto`` until ``now``."""
     notes, _ = history.view()
     tpq = prepared.loaded.codec.ticks_per_quarter
-    warm(prepared.player, ticks_between(notes, prepared.upto, now, tpq, sounding_at_a=False))
+    ticks = ticks_between(notes, prepared.upto, now, tpq, sounding_at_a=False)
+    warm(prepared.player, ticks, round(prepared.upto * tpq))
     prepared.upto = now
 
 
@@ -274,7 +279,7 @@ class Switcher:
         notes, end = self.history.view()
         upto = on_grid(end, tpq)  # the catch-up starts on a line of the new grid
         start = on_grid(max(0.0, end - self.history.horizon), tpq)
-        warm(player, ticks_between(notes, start, upto, tpq, sounding_at_a=True))
+        warm(player, ticks_between(notes, start, upto, tpq, sounding_at_a=True), round(start * tpq))
         return Prepared(loaded, player, upto)
 
 

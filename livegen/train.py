@@ -19,7 +19,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livegen import checkpoint
+from livegen import checkpoint, metric
 from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
 from livegen.codecs.base import Codec
@@ -35,12 +35,17 @@ from livegen.threads import limit_threads
 class Encoded:
     """A split's pieces as codec sequences; train-only transpositions made on demand."""
 
-    def __init__(self, codec: Codec, pieces, shifts: list[int], lead_in: int = 0) -> None:
+    def __init__(
+        self, codec: Codec, pieces, shifts: list[int], lead_in: int = 0, beats_per_bar: int = 4
+    ) -> None:
         self.codec = codec
         self.pieces = pieces
         self.shifts = shifts
+        self.lead_in = lead_in
         self.lead = lead_in / codec.ticks_per_quarter  # quarter notes of silence before a piece
         self._memo: dict[tuple[int, int], np.ndarray] = {}
+        # Each piece's own meter where its source gives one, else the recipe's.
+        self.meters = [getattr(p, "beats_per_bar", None) or beats_per_bar for p in pieces]
 
     def get(self, i: int, shift: int = 0) -> np.ndarray:
         key = (i, shift)
@@ -61,6 +66,14 @@ class Encoded:
 
     def plain(self) -> list[np.ndarray]:
         return [self.get(i) for i in range(len(self.pieces))]
+
+    def positions(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
+        """Position index per token of ``seqs`` (one per piece, in piece order)."""
+        # A piece's first bar starts after its lead-in, at its first note's tick.
+        return [
+            metric.token_positions(self.codec, s, m, bar_start=self.lead_in)
+            for s, m in zip(seqs, self.meters, strict=True)
+        ]
 
 
 def init_head_bias(model: LSTMModel, sequences: list[np.ndarray]) -> None:
@@ -84,7 +97,13 @@ def init_head_bias(model: LSTMModel, sequences: list[np.ndarray]) -> None:
 
 # ---- evaluation ----------------------------------------------------------------------
 @torch.no_grad()
-def evaluate(model: LSTMModel, sequences: list[np.ndarray], device, batch_size: int = 32) -> dict:
+def evaluate(
+    model: LSTMModel,
+    sequences: list[np.ndarray],
+    device,
+    batch_size: int = 32,
+    positions: list[np.ndarray] | None = None,
+) -> dict:
     """NLL per token (per frame, summed over keys, for pianoroll) and accuracy.
 
     Each piece is read from zero state; predictions are for steps 2..T from the steps
@@ -95,9 +114,17 @@ def evaluate(model: LSTMModel, sequences: list[np.ndarray], device, batch_size: 
     nll = 0.0
     count = 0
     correct = tp = fp = fn = 0.0
-    seqs = sorted((s for s in sequences if len(s) > 1), key=len)
-    for start in range(0, len(seqs), batch_size):
-        group = seqs[start : start + batch_size]
+    if positions is None and model.cfg.metric:
+        raise ValueError("a metric model is evaluated with the positions of its tokens")
+    if positions is None:  # a model without metric input ignores them
+        positions = [np.zeros(len(s), dtype=np.int64) for s in sequences]
+    pairs = sorted(
+        ((s, p) for s, p in zip(sequences, positions, strict=True) if len(s) > 1),
+        key=lambda sp: len(sp[0]),
+    )
+    for start in range(0, len(pairs), batch_size):
+        group = [s for s, _ in pairs[start : start + batch_size]]
+        group_pos = [p for _, p in pairs[start : start + batch_size]]
         t_max = max(len(s) for s in group) - 1
         b = len(group)
         if frames:
@@ -108,13 +135,15 @@ def evaluate(model: LSTMModel, sequences: list[np.ndarray], device, batch_size: 
             x = torch.zeros(b, t_max, dtype=torch.long)
             y = torch.full((b, t_max), IGNORE, dtype=torch.long)
         valid = torch.zeros(b, t_max, dtype=torch.bool)
+        pos = torch.zeros(b, t_max, dtype=torch.long)
         for j, s in enumerate(group):
             n = len(s) - 1
             x[j, :n] = torch.as_tensor(s[:-1])
+            pos[j, :n] = torch.as_tensor(group_pos[j][:-1])
             y[j, :n] = torch.as_tensor(s[1:])
             valid[j, :n] = True
         x, y, valid = x.to(device), y.to(device), valid.to(device)
-        logits, _ = model(x)  # (B, T, V)
+        logits, _ = model(x, pos=pos.to(device))  # (B, T, V)
         logits = logits.float()
         if frames:
             bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)
@@ -147,8 +176,9 @@ def chunk_loss(net, chunk, state: State, device, amp, segments: int = 0):
     state = State(state.h.detach() * keep, state.c.detach() * keep)  # (L, B, H)
     x = torch.as_tensor(chunk.x, device=device)
     y = torch.as_tensor(chunk.y, device=device)
+    pos = None if chunk.pos is None else torch.as_tensor(chunk.pos, device=device)  # (B, T)
     with amp():
-        logits, state = net(x, state, checkpoint_segments=segments)  # (B, T, V)
+        logits, state = net(x, state, checkpoint_segments=segments, pos=pos)  # (B, T, V)
     logits = logits.float()
     n = max(chunk.n_valid, 1)
     if y.dtype == torch.long:
@@ -211,9 +241,11 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
             f"{cfg.data.source}: too few pieces to split into training and validation sets"
         )
     shifts = list(range(-cfg.data.transpose, cfg.data.transpose + 1)) or [0]
-    lead = cfg.data.lead_in
-    train_set = Encoded(codec, split.train, shifts, lead)
-    valid_seqs = Encoded(codec, split.valid, [0], lead).plain()
+    lead, bpb = cfg.data.lead_in, cfg.data.beats_per_bar
+    train_set = Encoded(codec, split.train, shifts, lead, bpb)
+    valid_set = Encoded(codec, split.valid, [0], lead, bpb)
+    valid_seqs = valid_set.plain()
+    valid_pos = valid_set.positions(valid_seqs) if cfg.model.metric else None
 
     model_cfg = ModelConfig(
         vocab_size=codec.vocab_size,
@@ -222,6 +254,8 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         n_embd=cfg.model.n_embd,
         dropout=cfg.model.dropout,
         frame_input=codec.head == "sigmoid",
+        metric=cfg.model.metric,
+        metric_tpq=codec.ticks_per_quarter,
     )
     model = LSTMModel(model_cfg)
     init_head_bias(model, train_set.plain())
@@ -281,7 +315,13 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         state = model.initial_state(t_cfg.batch_size, device)
         loss_sum, tok_sum = 0.0, 0
         bar = tqdm(
-            iterate_chunks(seqs, streams, t_cfg.seq_len, n_steps),
+            iterate_chunks(
+                seqs,
+                streams,
+                t_cfg.seq_len,
+                n_steps,
+                train_set.positions(seqs) if cfg.model.metric else None,
+            ),
             total=n_steps,
             desc=f"epoch {epoch + 1}/{t_cfg.epochs}",
             disable=not (progress and main_proc),
@@ -304,7 +344,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
             bar.set_postfix(loss=f"{loss_sum / max(tok_sum, 1):.3f}")
         seconds = time.perf_counter() - t0
         elapsed += seconds
-        val = evaluate(model, valid_seqs, device)
+        val = evaluate(model, valid_seqs, device, positions=valid_pos)
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(tok_sum, 1),
@@ -361,8 +401,10 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     if main_proc:
         # The test split is read once, with the best-validation weights.
         loaded = checkpoint.load(best_path, device=str(device))
-        test_seqs = Encoded(codec, split.test, [0], lead).plain()
-        test = evaluate(loaded.model, test_seqs, device) if test_seqs else {}
+        test_set = Encoded(codec, split.test, [0], lead, bpb)
+        test_seqs = test_set.plain()
+        test_pos = test_set.positions(test_seqs) if cfg.model.metric else None
+        test = evaluate(loaded.model, test_seqs, device, positions=test_pos) if test_seqs else {}
         meta = _meta(cfg, split, n_params, history, best, elapsed, device, world)
         metrics = meta["metrics"]
         if test:

@@ -54,3 +54,20 @@ def test_padding_to_a_step_count():
     chunks = list(iterate_chunks(pieces, streams, 4, n_steps=6))
     assert len(chunks) == 6
     assert sum(c.n_valid for c in chunks) == 9
+
+
+def test_positions_are_cut_with_the_inputs():
+    """Each chunk's positions are those of its inputs, across TBPTT chunk boundaries."""
+    pieces = [np.arange(100, 100 + n) for n in (11, 7, 15)]
+    positions = [np.arange(n) % 5 for n in (11, 7, 15)]
+    streams = plan_streams([len(p) for p in pieces], np.arange(3), 2, 4)
+    seen = 0
+    for chunk in iterate_chunks(pieces, streams, 4, positions=positions):
+        assert chunk.pos is not None and chunk.pos.shape == chunk.x.shape
+        for b in range(2):
+            for t in np.flatnonzero(chunk.valid[b]):
+                k = int(chunk.x[b, t]) - 100  # the input's index in its piece
+                assert chunk.pos[b, t] == k % 5
+                seen += 1
+    assert seen == sum(len(p) - 1 for p in pieces)
+    assert next(iter(iterate_chunks(pieces, streams, 4))).pos is None

@@ -471,8 +471,8 @@ def test_a_switch_warms_the_new_model_on_everything_that_sounded():
     ref = engine._player(loaded(), engine.settings.key)
     inner = engine.player.step
 
-    def step(tick, play):
-        out = inner(tick, play)
+    def step(tick, play, n=None):
+        out = inner(tick, play, n)
         ref.step(engine.player.heard, play=False)
         return out
 
@@ -579,11 +579,11 @@ def test_an_exception_in_a_tick_ends_the_session_with_every_note_off():
     calls = {"n": 0}
     real_step = engine.player.step
 
-    def failing_step(heard, play):
+    def failing_step(heard, play, n=None):
         calls["n"] += 1
         if calls["n"] == 30:
             raise RuntimeError("boom")
-        return real_step(heard, play)
+        return real_step(heard, play, n)
 
     engine.player.step = failing_step
     engine.start()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import json
 from pathlib import Path
 
 import pytest
@@ -10,7 +11,7 @@ import torch
 
 import livegen.model as model_module
 from livegen.model import LSTMModel, ModelConfig, State
-from tests.steppers.helpers import V, make_model, random_input
+from tests.steppers.helpers import V, make_model, random_input, random_positions
 
 TOL = 1e-5
 
@@ -168,3 +169,87 @@ def test_model_knows_nothing_of_steppers() -> None:
         node.module or "" for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)
     ] + [a.name for node in ast.walk(tree) if isinstance(node, ast.Import) for a in node.names]
     assert not [m for m in imported if m.startswith("livegen.steppers")], imported
+
+
+# ---- metric position input (livegen/metric.py) -----------------------------------------
+FIXTURE = Path(__file__).parent / "fixtures" / "pre_metric"
+
+
+@pytest.mark.parametrize("frame_input", [False, True])
+def test_metric_forward_equals_generic_step(frame_input: bool) -> None:
+    model = make_model(frame_input, metric=True).eval()
+    x = random_input(frame_input, batch=2, length=12)
+    pos = random_positions(2, 12)  # (B, T)
+    with torch.no_grad():
+        ref, _ = model(x, pos=pos)  # (B, T, V)
+        state = model.initial_state(2)
+        for t in range(x.shape[1]):
+            logits, state = model.step(x[:, t], state, pos[:, t])  # (B, V)
+            assert (logits - ref[:, t]).abs().max().item() <= TOL
+
+
+@pytest.mark.parametrize("frame_input", [False, True])
+def test_metric_model_hears_the_position(frame_input: bool) -> None:
+    model = make_model(frame_input, metric=True).eval()
+    x = random_input(frame_input, batch=1, length=8)
+    with torch.no_grad():
+        a, _ = model(x, pos=torch.zeros(1, 8, dtype=torch.long))
+        b, _ = model(x, pos=torch.arange(8).reshape(1, 8))
+    assert torch.equal(a[0, 0], b[0, 0])  # same position, same start
+    assert not torch.allclose(a[0, 1:], b[0, 1:])
+
+
+def test_metric_model_wants_positions_of_the_input_shape() -> None:
+    model = make_model(metric=True)
+    x = random_input(False, batch=1, length=5)
+    with pytest.raises(ValueError, match="pos"):
+        model(x)
+    with pytest.raises(ValueError, match="pos"):
+        model(x, pos=torch.zeros(1, 4, dtype=torch.long))
+
+
+def test_metric_checkpoint_segments_same_output() -> None:
+    model = make_model(metric=True)
+    x = random_input(False, batch=2, length=12)
+    pos = random_positions(2, 12)
+    a, _ = model(x, pos=pos)
+    b, _ = model(x, pos=pos, checkpoint_segments=3)
+    assert torch.allclose(a, b, atol=TOL)
+
+
+def test_a_model_without_metric_input_is_as_before() -> None:
+    """Same weights, same shapes as a pre-metric model; positions change nothing."""
+    model = make_model().eval()
+    assert model.lstm.weight_ih_l0.shape[1] == model.cfg.n_embd
+    assert "metric_features" not in model.state_dict()
+    x = random_input(False, batch=1, length=8)
+    with torch.no_grad():
+        a, _ = model(x)
+        b, _ = model(x, pos=random_positions(1, 8))
+    assert torch.equal(a, b)
+
+
+def test_metric_features_are_not_saved_weights() -> None:
+    """The one-hots follow from the config: a checkpoint holds only learnt weights."""
+    model = make_model(metric=True)
+    assert "metric_features" not in model.state_dict()
+    assert model.lstm.weight_ih_l0.shape[1] == model.cfg.n_embd + 3 + 4  # E + tpq + beats
+
+
+def test_a_pre_metric_checkpoint_loads_and_steps_as_before() -> None:
+    """A file saved by livegen before metric input (tests/fixtures/pre_metric/make.py)."""
+    from livegen import checkpoint
+    from livegen.steppers.fused import FusedStep
+
+    loaded = checkpoint.load(FIXTURE / "melody_tiny.pt")
+    assert loaded.model.cfg.metric is False
+    ref = json.loads((FIXTURE / "melody_tiny.logits.json").read_text())
+    tokens = ref["tokens"]
+    with torch.no_grad():
+        forward, _ = loaded.model(torch.tensor([tokens]))  # (1, T, V)
+    assert torch.allclose(forward[0], torch.tensor(ref["forward"]), atol=1e-6)
+    stepper = FusedStep(loaded.model)
+    state = stepper.new_state()
+    for t, token in enumerate(tokens):
+        got = stepper(token, state, t % 16)  # any position: the model has no metric input
+        assert torch.allclose(got, torch.tensor(ref["fused"][t]), atol=1e-6)

@@ -134,3 +134,22 @@ def test_a_single_stream_codec_is_refused():
     model = LSTMModel(ModelConfig(vocab_size=codec.vocab_size, n_hidden=8, n_embd=4))
     with pytest.raises(TypeError, match="parts codec"):
         PartsPlayer(model, codec, Sampler())
+
+
+def test_both_halves_of_a_tick_go_in_at_its_bar_position():
+    """A metric parts model: yours and mine of tick n at n's position, jumps followed."""
+    from livegen.metric import MAX_BEATS, position
+    from tests.test_player import PositionStepper
+
+    torch.manual_seed(0)
+    cfg = ModelConfig(CODEC.vocab_size, n_hidden=24, n_embd=8, metric=True, metric_tpq=4)
+    player = PartsPlayer(LSTMModel(cfg).eval(), CODEC, Sampler(seed=1), beats_per_bar=3)
+    player.stepper = PositionStepper(player.stepper)
+    with torch.no_grad():
+        for n, tick in enumerate(melody_ticks(14)):
+            player.stepper.positions.clear()
+            player.step_parts(tick, play=n % 2 == 0)
+            assert set(player.stepper.positions) == {position(n, 4, 3, MAX_BEATS)}
+        player.stepper.positions.clear()
+        player.step_parts(EMPTY_TICK, play=True, tick=101)
+    assert set(player.stepper.positions) == {101 % 12} and player.ticks == 102

@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from livegen.codecs import CODECS, make_codec
+from livegen.metric import MAX_BEATS, position
 from livegen.model import LSTMModel, ModelConfig
 from livegen.notes import EMPTY_TICK, Tick, make_notes, ticks_to_notes
 from livegen.player import Player
@@ -64,9 +65,9 @@ class CountingStepper:
         self.inner = stepper
         self.calls = 0
 
-    def __call__(self, x, state):
+    def __call__(self, x, state, pos=0):
         self.calls += 1
-        return self.inner(x, state)
+        return self.inner(x, state, pos)
 
     def __getattr__(self, name):
         return getattr(self.inner, name)
@@ -222,3 +223,110 @@ def test_livegen_ends_every_note_the_model_no_longer_hears(name, seed):
         assert kept <= player.stream.hears(), (n, kept, player.stream.hears())
         sounding = kept | {q for q, _ in answer.ons}
         assert sounding == player.sounding
+
+
+# ---- metric position: every token of tick n goes in at tick n's place in the bar --------
+class PositionStepper:
+    """The Player's stepper, writing down the position of every step it is asked for."""
+
+    def __init__(self, stepper) -> None:
+        self.inner = stepper
+        self.positions: list[int] = []
+
+    def __call__(self, x, state, pos=0):
+        self.positions.append(pos)
+        return self.inner(x, state, pos)
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+
+def metric_player(name: str, beats_per_bar: int = 3, seed: int = 1) -> Player:
+    codec = make_codec(name)
+    torch.manual_seed(0)
+    cfg = ModelConfig(
+        codec.vocab_size,
+        n_layer=1,
+        n_hidden=24,
+        n_embd=8,
+        frame_input=codec.head == "sigmoid",
+        metric=True,
+        metric_tpq=codec.ticks_per_quarter,
+    )
+    model = LSTMModel(cfg).eval()
+    player = Player(model, codec, Sampler(seed=seed), beats_per_bar=beats_per_bar)
+    player.stepper = PositionStepper(player.stepper)
+    return player
+
+
+def expected(player: Player, n: int) -> int:
+    return position(n, player.codec.ticks_per_quarter, player.beats_per_bar, MAX_BEATS)
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_heard_and_planned_tokens_go_in_at_their_ticks_position(name):
+    player = metric_player(name)
+    ticks = player.codec.ticks(PIECE)
+    stepper = player.stepper
+    with torch.no_grad():
+        for n, tick in enumerate(ticks):
+            stepper.positions.clear()
+            tokens = player.stream.copy().listen(tick.merge(EMPTY_TICK))
+            player.step(tick, play=False)
+            assert stepper.positions == [expected(player, n)] * len(tokens)
+        stepper.positions.clear()
+        player.step(EMPTY_TICK, play=True)  # tick len(ticks), planning the one after
+        planned = len(player.plan.tokens)
+        assert (
+            stepper.positions[len(stepper.positions) - planned :]
+            == [expected(player, len(ticks) + 1)] * planned
+        )
+    # A 3/4 bar of a 4-beat grid: positions wrap every 3 beats, not 4.
+    assert expected(player, 3 * player.codec.ticks_per_quarter) == 0
+
+
+@pytest.mark.parametrize("name", CODEC_NAMES)
+def test_the_position_follows_a_renumbering_of_ticks(name):
+    """A song position jump or a grid switch: the engine says which tick this is."""
+    player = metric_player(name, beats_per_bar=4)
+    tpq = player.codec.ticks_per_quarter
+    stepper = player.stepper
+    with torch.no_grad():
+        for tick in player.codec.ticks(PIECE)[:5]:
+            player.step(tick, play=True)
+        jump = 4 * tpq * 7 + 2 * tpq + 2  # bar 8, beat 3, two ticks in
+        stepper.positions.clear()
+        player.step(EMPTY_TICK, play=True, tick=jump)
+    assert player.ticks == jump + 1
+    assert expected(player, jump) == 2 * tpq + 2 != expected(player, 5)
+    # The plan made before the jump (at tick 5's position) is not adopted: the heard
+    # tick is stepped afresh at the jump's position, then the next plan at the next one.
+    heard = [p for p in stepper.positions if p == expected(player, jump)]
+    planned = [p for p in stepper.positions if p == expected(player, jump + 1)]
+    assert len(heard) + len(planned) == len(stepper.positions)
+    if name != "performance":  # its silent ticks have no tokens at all
+        assert heard
+
+
+def test_a_plan_at_the_right_position_is_adopted_and_one_at_the_wrong_one_is_not():
+    player = metric_player("melody", beats_per_bar=4)
+    with torch.no_grad():
+        player.step(EMPTY_TICK, play=False, tick=0)
+        player.step(player.codec.ticks(PIECE)[0], play=True, tick=1)
+        kept = player.plan
+        stepper = player.stepper
+        stepper.positions.clear()
+        player.step(EMPTY_TICK, play=True, tick=2)  # the tick the plan was made for
+        # melody: one token per tick; an adopted plan costs only the next plan's token
+        assert stepper.positions == [expected(player, 3)]
+        assert kept is not None
+        stepper.positions.clear()
+        player.step(EMPTY_TICK, play=True, tick=9)  # planned for 3, told 9: step afresh
+        assert stepper.positions == [expected(player, 9), expected(player, 10)]
+
+
+def test_a_metric_model_of_another_grid_is_refused():
+    codec = make_codec("melody", ticks_per_quarter=4)
+    cfg = ModelConfig(codec.vocab_size, n_hidden=8, n_embd=4, metric=True, metric_tpq=3)
+    with pytest.raises(ValueError, match="ticks per quarter"):
+        Player(LSTMModel(cfg), codec, Sampler(seed=0))

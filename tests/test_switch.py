@@ -166,10 +166,12 @@ class Ear:
 
     def __init__(self) -> None:
         self.heard: list[Tick] = []
+        self.numbers: list[int | None] = []  # the tick number each was stepped at
 
-    def step(self, tick: Tick, play: bool) -> None:
+    def step(self, heard: Tick, play: bool, tick: int | None = None) -> None:
         assert not play
-        self.heard.append(tick)
+        self.heard.append(heard)
+        self.numbers.append(tick)
 
 
 @given(sessions(), st.integers(0, 12), st.sampled_from([2, 4, 12]))
@@ -188,3 +190,5 @@ def test_warming_then_catching_up_hears_every_tick_once(ticks, later, tpq):
     assert prepared.upto == now
     notes, _ = history.view()
     assert prepared.player.heard == ticks_between(notes, 0, now, tpq, sounding_at_a=True)
+    # Numbered as the session counts them on the new grid: a metric model's bar follows.
+    assert prepared.player.numbers == list(range(len(prepared.player.heard)))

@@ -69,6 +69,21 @@ def test_train_save_load_generate(midi_folder, tmp_path):
     assert len(ons) > 24  # the primer's 24 notes and at least one answered
 
 
+def test_metric_training_saves_loads_and_generates(midi_folder, tmp_path):
+    """tiny.yaml with model.metric: the positions go with every chunk, the flag with the file."""
+    cfg = tiny_config(midi_folder, tmp_path, "--model.metric=true", "--data.beats_per_bar=3")
+    metrics = train(cfg, progress=False)
+    assert math.isfinite(metrics["val_nll"]) and math.isfinite(metrics["test_nll"])
+    loaded = checkpoint.load(tmp_path / "run" / "tiny.pt")
+    assert loaded.model.cfg.metric and loaded.model.cfg.metric_tpq == 4
+    plain = train(tiny_config(midi_folder, tmp_path / "plain"), progress=False)
+    assert metrics["val_nll"] != plain["val_nll"]  # the positions did reach the model
+    assert checkpoint.load(tmp_path / "plain" / "run" / "tiny.pt").model.cfg.metric is False
+    out = tmp_path / "out.mid"
+    argv = ["generate", "--checkpoint", str(tmp_path / "run" / "tiny.pt"), "--bars", "2"]
+    assert livegen_main([*argv, "--primer", str(midi_folder / "tune00.mid"), "-o", str(out)]) == 0
+
+
 def test_a_fixed_seed_gives_the_same_run(midi_folder, tmp_path):
     a = train(tiny_config(midi_folder, tmp_path / "a"), progress=False)
     b = train(tiny_config(midi_folder, tmp_path / "b"), progress=False)
@@ -165,3 +180,28 @@ def test_too_few_pieces_is_one_line(tmp_path, capsys):
     assert train_main([*args, "--data.limit=null", out, "--quiet"]) == 2
     err = capsys.readouterr().err
     assert err.startswith("train.py: error: ") and "too few pieces" in err
+
+
+def test_a_lead_in_does_not_move_the_bar():
+    """The first bar starts at the piece's first note, after the silence before it."""
+    codec = make_codec("melody")
+    piece = Piece("p", make_notes([(60, 0, 1), (62, 1, 2)]))
+    plain = Encoded(codec, [piece], [0], beats_per_bar=3)
+    led = Encoded(codec, [piece], [0], lead_in=2, beats_per_bar=3)
+    pos_plain = plain.positions(plain.plain())[0]
+    pos_led = led.positions(led.plain())[0]
+    assert pos_led.tolist()[2:] == pos_plain.tolist()
+    assert pos_led.tolist()[:2] == [10, 11]  # the end of the bar before, in 3/4 of 16ths
+
+
+def test_a_piece_that_gives_its_meter_is_read_in_it():
+    codec = make_codec("melody")
+
+    class Waltz(Piece):
+        beats_per_bar = 3
+
+    pieces = [Waltz("w", make_notes([(60, 0, 4)])), Piece("p", make_notes([(60, 0, 4)]))]
+    enc = Encoded(codec, pieces, [0], beats_per_bar=4)
+    assert enc.meters == [3, 4]
+    waltz, common = enc.positions(enc.plain())
+    assert waltz[12] == 0 and common[12] == 12

@@ -149,6 +149,15 @@ class Codec(ABC):
         tokens = [t for tick in self.ticks(notes) for t in stream.listen(tick)]
         return np.asarray(tokens, dtype=np.int64)
 
+    def tick_of_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        """int64 (N,): the tick each token of a batch encoding belongs to (0 = the first).
+
+        This is the tick whose ``listen`` gave the token, so live play and training put
+        every token at the same position in the bar. Here: one token (or frame) per tick;
+        codecs with several tokens per tick override it.
+        """
+        return np.arange(len(tokens), dtype=np.int64)
+
     @abstractmethod
     def decode(self, tokens: np.ndarray) -> np.ndarray:
         """Tokens (as ``encode`` returns them) back to a notes array in quarter notes."""

@@ -100,6 +100,14 @@ class PerformanceCodec(Codec):
     def stream(self) -> PerformanceStream:
         return PerformanceStream(self)
 
+    def tick_of_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        # Time starts at tick -1 and each SHIFT(k) moves it k ticks on: every token, the
+        # SHIFT that opens its group included, sits at the tick its group sounds at (the
+        # tick whose listen gave it). Events before any SHIFT (never encoded) fall on 0.
+        tokens = np.asarray(tokens, dtype=np.int64)
+        shift = np.array([v if kind == SHIFT else 0 for kind, v in self.table], dtype=np.int64)
+        return np.maximum(np.cumsum(shift[tokens]) - 1, 0) if len(tokens) else tokens.copy()
+
     def decode(self, tokens: np.ndarray) -> np.ndarray:
         table, bin_velocity = self.table, self.bin_velocity
         groups: dict[int, tuple[list[int], dict[int, int]]] = {}

@@ -56,6 +56,11 @@ class PolyCodec(Codec):
     def stream(self) -> PolyStream:
         return PolyStream(self)
 
+    def tick_of_tokens(self, tokens: np.ndarray) -> np.ndarray:
+        # A tick's tokens end with its STEP: count the STEPs before each token.
+        steps = np.asarray(tokens, dtype=np.int64) == self.step
+        return (np.cumsum(steps) - steps).astype(np.int64)
+
     def decode(self, tokens: np.ndarray) -> np.ndarray:
         table = self.table
         ticks: list[Tick] = []

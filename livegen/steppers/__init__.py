@@ -47,14 +47,16 @@ def check_stepper(stepper: Stepper, model: LSTMModel, steps: int = 8, tol: float
         x = (torch.rand(1, steps, cfg.vocab_size, generator=gen) < 0.1).float()  # (1, T, V)
     else:
         x = torch.randint(0, cfg.vocab_size, (1, steps), generator=gen)  # (1, T)
+    # Positions walk the bar as ticks would, so a metric model's table rows are checked too.
+    pos = torch.arange(steps).reshape(1, steps) % (cfg.metric_beats * cfg.metric_tpq)  # (1, T)
     cpu = copy.deepcopy(model).to("cpu").eval()
     with torch.inference_mode():
-        ref, _ = cpu(x)  # (1, T, V)
+        ref, _ = cpu(x, pos=pos)  # (1, T, V)
     state = stepper.new_state()
     worst = 0.0
     for t in range(steps):
         xt = x[0, t] if cfg.frame_input else int(x[0, t])
-        got = stepper(xt, state)
+        got = stepper(xt, state, int(pos[0, t]))
         worst = max(worst, float((got.cpu() - ref[0, t]).abs().max()))
     return worst
 

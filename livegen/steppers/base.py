@@ -6,19 +6,25 @@ these without importing the package that chooses between them (no import cycle).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Sequence
 from typing import Protocol
 
 import numpy as np
+import torch
 from torch import Tensor
 
-from livegen.model import State
+from livegen import metric
+from livegen.model import LSTMModel, State
 
 StepInput = int | Tensor | np.ndarray | Sequence[int]
 
 
 class Stepper(Protocol):
     """What the player steps: one token (or frame) in, logits (V,) out, state updated in place.
+
+    ``pos`` is the token's position index in the bar (livegen/metric.py); a model
+    without metric input ignores it.
 
     The logits returned are the stepper's own CPU buffer, overwritten by the next call:
     copy them to keep them. A stepper is a snapshot of the model's weights when it was made.
@@ -30,7 +36,7 @@ class Stepper(Protocol):
 
     def copy_state(self, dst: State, src: State) -> None: ...
 
-    def __call__(self, x: StepInput, state: State) -> Tensor: ...
+    def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor: ...
 
 
 def frame_keys(x: Sequence[int], out: np.ndarray) -> None:
@@ -38,3 +44,28 @@ def frame_keys(x: Sequence[int], out: np.ndarray) -> None:
     out.fill(0.0)
     if len(x):
         out[list(x)] = 1.0
+
+
+def split_metric(model: LSTMModel, w_ih0: Tensor) -> tuple[Tensor, Tensor | None]:
+    """Layer 0's input weights without the metric columns, and those columns as a table.
+
+    A metric model's layer-0 input is [embedding | position features]; the features are
+    one-hots fixed by the config, so their projection ``features @ W_pos^T`` is a table
+    (P, 4H), PyTorch's gate order, biases not included: a step adds one row of it. For a
+    model without metric input: ``(w_ih0, None)``.
+    """
+    cfg = model.cfg
+    if not cfg.metric:
+        return w_ih0, None
+    feats = torch.from_numpy(metric.features(cfg.metric_tpq, cfg.metric_beats))  # (P, F)
+    n_in = w_ih0.shape[1] - feats.shape[1]
+    table = feats.to(w_ih0.dtype) @ w_ih0[:, n_in:].T  # (P, 4H)
+    return w_ih0[:, :n_in], table
+
+
+def check_pos(pos: int, n_positions: int) -> int:
+    """A position index, checked: a bad one would read another row of the table."""
+    p = operator.index(pos)
+    if not 0 <= p < n_positions:
+        raise IndexError(f"position {p} outside 0..{n_positions - 1}")
+    return p

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import StepInput, frame_keys
+from livegen.steppers.base import StepInput, check_pos, frame_keys
 from livegen.steppers.torch_step import CellWeights, cell_step
 
 
@@ -43,6 +43,10 @@ class CudaGraphStep:
             self._x = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
             self._host = torch.zeros(1, dtype=torch.long).pin_memory()
         self._frame = np.zeros(cfg.vocab_size, np.float32)
+        # The position index rides in its own static buffer, copied with the input.
+        self._pos = torch.zeros(1, dtype=torch.long, device=self.device)  # (1,)
+        self._pos_host = torch.zeros(1, dtype=torch.long).pin_memory()
+        self._n_pos = cfg.metric_beats * cfg.metric_tpq
         self._logits = torch.empty(cfg.vocab_size).pin_memory()
         self._graphs: dict[int, tuple[State, torch.cuda.CUDAGraph, Tensor]] = {}
 
@@ -63,11 +67,13 @@ class CudaGraphStep:
         side.wait_stream(torch.cuda.current_stream(self.device))
         with torch.cuda.stream(side), torch.inference_mode():
             for _ in range(3):  # warm-up outside capture, as CUDA graphs require
-                cell_step(self.weights, self._x, state.h, state.c)
+                cell_step(self.weights, self._x, state.h, state.c, self._pos)
         torch.cuda.current_stream(self.device).wait_stream(side)
         graph = torch.cuda.CUDAGraph()
         with torch.inference_mode(), torch.cuda.graph(graph):
-            out = cell_step(self.weights, self._x, state.h, state.c)  # (V,) static output
+            out = cell_step(
+                self.weights, self._x, state.h, state.c, self._pos
+            )  # (V,) static output
         state.h.copy_(saved[0])
         state.c.copy_(saved[1])
         if len(self._graphs) >= self.MAX_GRAPHS:
@@ -75,8 +81,11 @@ class CudaGraphStep:
         self._graphs[id(state.h)] = (state, graph, out)
         return graph, out
 
-    def __call__(self, x: StepInput, state: State) -> Tensor:
+    def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor:
         graph, out = self._graph(state)
+        if self.cfg.metric:
+            self._pos_host[0] = check_pos(pos, self._n_pos)
+            self._pos.copy_(self._pos_host, non_blocking=True)
         if not self.frame_input:
             self._host[0] = operator.index(x)
         elif isinstance(x, Tensor):

@@ -13,7 +13,7 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import StepInput, frame_keys
+from livegen.steppers.base import StepInput, check_pos, frame_keys, split_metric
 
 
 class FusedStep:
@@ -57,6 +57,9 @@ class FusedStep:
             return p[f"lstm.bias_ih_l{layer}"] + p[f"lstm.bias_hh_l{layer}"]  # (4H,)
 
         w_ih0, w_hh0 = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]  # (4H, E), (4H, H)
+        # Metric input: its projection is a table (P, 4H) of rows, one added per step.
+        w_ih0, pos_table = split_metric(model, w_ih0)
+        self._pos_table = None if pos_table is None else gates_rows(pos_table.T).T.copy()
         if cfg.frame_input:
             w_in0 = w_ih0 @ p["embed.weight"]  # (4H, V): input Linear folded into W_ih0
             self._table = None
@@ -95,8 +98,9 @@ class FusedStep:
         dst.h.copy_(src.h)
         dst.c.copy_(src.c)
 
-    def __call__(self, x: StepInput, state: State) -> Tensor:
+    def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor:
         """Step one token (int) or frame; returns logits (V,) and updates ``state`` in place."""
+        pos_table = self._pos_table
         dot, add, mul, tanh = np.dot, np.add, np.multiply, np.tanh
         H, half = self.n_hidden, self._half
         views = self._views.get(id(state.h))
@@ -123,6 +127,8 @@ class FusedStep:
                 xh[n_in:] = h
                 dot(self._w[layer], xh, out=g)  # (4H,)
                 add(g, self._b[layer], out=g)
+            if layer == 0 and pos_table is not None:
+                add(g, pos_table[check_pos(pos, len(pos_table))], out=g)
             tanh(g, out=g)
             mul(sig, half, out=sig)
             add(sig, half, out=sig)  # i, f, o = sigmoid of the unhalved pre-activations

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import StepInput, frame_keys
+from livegen.steppers.base import StepInput, check_pos, frame_keys, split_metric
 from livegen.steppers.fused import FusedStep
 
 BIG = 4 * 1024 * 1024  # fp32 weight bytes beyond which auto picks int8 (no longer cache-sized)
@@ -60,13 +60,15 @@ class Int8Step:
             return p[f"lstm.bias_ih_l{n}"] + p[f"lstm.bias_hh_l{n}"]  # (4H,)
 
         self._packed = []
+        # Metric input stays an fp32 table of rows (P, 4H), as the token table does.
+        w_ih0, self._pos_table = split_metric(model, p["lstm.weight_ih_l0"])
         if cfg.frame_input:
-            w0 = torch.cat([p["lstm.weight_ih_l0"] @ p["embed.weight"], p["lstm.weight_hh_l0"]], 1)
+            w0 = torch.cat([w_ih0 @ p["embed.weight"], p["lstm.weight_hh_l0"]], 1)
             self._packed.append(_pack(w0, bias(0)))  # over [frame, h]
             self._table = None
             self._xh = [torch.zeros(1, V + H)]
         else:
-            self._table = p["embed.weight"] @ p["lstm.weight_ih_l0"].T + bias(0)  # (V, 4H)
+            self._table = p["embed.weight"] @ w_ih0.T + bias(0)  # (V, 4H)
             self._packed.append(_pack(p["lstm.weight_hh_l0"], torch.zeros(4 * H)))  # over h
             self._xh = [torch.zeros(1, H)]
         for n in range(1, L):
@@ -85,8 +87,9 @@ class Int8Step:
         dst.h.copy_(src.h)
         dst.c.copy_(src.c)
 
-    def __call__(self, x: StepInput, state: State) -> Tensor:
+    def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor:
         H = self.n_hidden
+        pos_table = self._pos_table
         linear = torch.ops.quantized.linear_dynamic
         with torch.inference_mode():
             for n in range(self.n_layer):
@@ -106,6 +109,8 @@ class Int8Step:
                         xh[0, :n_in] = state.h[n - 1, 0]
                     xh[0, n_in:] = h[0]
                     gates = linear(xh, self._packed[n])  # (1, 4H)
+                if n == 0 and pos_table is not None:
+                    gates = gates + pos_table[check_pos(pos, len(pos_table))]  # (1, 4H)
                 i, f, g, o = gates.chunk(4, dim=1)  # PyTorch's gate order
                 c.mul_(torch.sigmoid(f)).add_(torch.sigmoid(i) * torch.tanh(g))
                 h.copy_(torch.sigmoid(o) * torch.tanh(c))
@@ -134,8 +139,9 @@ def logit_error(model: LSTMModel, steps: int = 64, seed: int = 0) -> float:
             x = (rng.random(cfg.vocab_size) < 0.05).astype(np.float32)
         else:
             x = int(rng.integers(cfg.vocab_size))
-        a = fp32(x, s32).clone()
-        b = int8(x, s8)
+        p = int(rng.integers(cfg.metric_beats * cfg.metric_tpq)) if cfg.metric else 0
+        a = fp32(x, s32, p).clone()
+        b = int8(x, s8, p)
         span = float(a.max() - a.min()) or 1.0
         worst = max(worst, float((a - b).abs().max()) / span)
     return worst

@@ -16,7 +16,7 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import StepInput, frame_keys
+from livegen.steppers.base import StepInput, frame_keys, split_metric
 
 
 class TorchStep:
@@ -28,6 +28,7 @@ class TorchStep:
         self.device = torch.device(device)
         self.model = copy.deepcopy(model).to(self.device).eval()
         self.frame_input = model.cfg.frame_input
+        self.metric = model.cfg.metric
         self._logits = torch.empty(model.cfg.vocab_size)  # CPU: the sampler runs there
         self._frame = np.zeros(model.cfg.vocab_size, np.float32)
 
@@ -38,7 +39,8 @@ class TorchStep:
         dst.h.copy_(src.h)
         dst.c.copy_(src.c)
 
-    def __call__(self, x: StepInput, state: State) -> Tensor:
+    def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor:
+        pt = torch.tensor([operator.index(pos)], device=self.device) if self.metric else None
         if not self.frame_input:
             xt = torch.tensor([operator.index(x)], device=self.device)  # (1,)
         elif isinstance(x, Tensor):
@@ -50,23 +52,28 @@ class TorchStep:
                 frame_keys(x, self._frame)
             xt = torch.from_numpy(self._frame).to(self.device).reshape(1, -1)  # (1, V)
         with torch.inference_mode():
-            logits, new = self.model.step(xt, state)  # (1, V)
+            logits, new = self.model.step(xt, state, pt)  # (1, V)
             state.h.copy_(new.h)
             state.c.copy_(new.c)
             self._logits.copy_(logits[0])
         return self._logits
 
 
-def cell_step(weights: CellWeights, x: Tensor, h: Tensor, c: Tensor) -> Tensor:
+def cell_step(
+    weights: CellWeights, x: Tensor, h: Tensor, c: Tensor, pos: Tensor | None = None
+) -> Tensor:
     """One tick of the LSTM by hand, in place on ``h``, ``c`` (L, 1, H); returns logits (V,).
 
-    ``x`` is a (1,) token index or a (1, V) frame. Only fixed-shape tensor operations, no
-    Python branching on values: the CUDA graph step captures exactly this.
+    ``x`` is a (1,) token index or a (1, V) frame; ``pos`` a (1,) position index for a
+    metric model. Only fixed-shape tensor operations, no Python branching on values: the
+    CUDA graph step captures exactly this.
     """
     # (1, H) for a frame through the input Linear, (1, E) for a token's embedding row
     inp = x @ weights.embed.T if weights.frame_input else weights.embed.index_select(0, x)
     for layer, (w_ih, w_hh, b) in enumerate(weights.layers):
         gates = torch.addmm(b, inp, w_ih.T) + h[layer] @ w_hh.T  # (1, 4H)
+        if layer == 0 and weights.pos_table is not None:
+            gates = gates + weights.pos_table.index_select(0, pos)  # (1, 4H)
         i, f, g, o = gates.chunk(4, dim=1)  # (1, H) x4, PyTorch's gate order
         c_new = torch.sigmoid(f) * c[layer] + torch.sigmoid(i) * torch.tanh(g)  # (1, H)
         h_new = torch.sigmoid(o) * torch.tanh(c_new)  # (1, H)
@@ -85,18 +92,25 @@ class CellWeights:
     layers: tuple[tuple[Tensor, Tensor, Tensor], ...]  # per layer: W_ih, W_hh, b_ih + b_hh
     head_w: Tensor  # (V, H)
     head_b: Tensor  # (V,)
+    pos_table: Tensor | None = None  # (P, 4H) metric rows for layer 0, or None
 
     @classmethod
     def of(cls, model: LSTMModel, device: torch.device | str) -> CellWeights:
         p = {k: v.detach().to(device, torch.float32) for k, v in model.state_dict().items()}
+        w_ih0, pos_table = split_metric(model, p["lstm.weight_ih_l0"])
         layers = tuple(
             (
-                p[f"lstm.weight_ih_l{n}"].contiguous(),
+                (w_ih0 if n == 0 else p[f"lstm.weight_ih_l{n}"]).contiguous(),
                 p[f"lstm.weight_hh_l{n}"].contiguous(),
                 (p[f"lstm.bias_ih_l{n}"] + p[f"lstm.bias_hh_l{n}"]).contiguous(),
             )
             for n in range(model.cfg.n_layer)
         )
         return cls(
-            model.cfg.frame_input, p["embed.weight"], layers, p["head.weight"], p["head.bias"]
+            model.cfg.frame_input,
+            p["embed.weight"],
+            layers,
+            p["head.weight"],
+            p["head.bias"],
+            None if pos_table is None else pos_table.contiguous(),
         )

@@ -162,3 +162,38 @@ def test_describe_is_one_line_naming_the_codec(name, params):
     assert "\n" not in text and text.startswith(f"{name}(") and text.endswith(")")
     for key, value in build(name, params).params().items():
         assert f"{key}={value}" in text
+
+
+@st.composite
+def pieces(draw, codec: Codec) -> np.ndarray:
+    """Any notes on the grid: overlapping, chords, any MIDI pitch (some fold), long gaps."""
+    tpq = codec.ticks_per_quarter
+    note = st.tuples(
+        st.integers(0, 127), st.integers(0, 40 * tpq), st.integers(1, 8 * tpq), st.integers(1, 127)
+    )
+    rows = [(p, s / tpq, (s + d) / tpq, v) for p, s, d, v in draw(st.lists(note, max_size=30))]
+    return make_notes(rows)
+
+
+def listened_ticks(codec: Codec, ticks: list[Tick]) -> list[int]:
+    """The tick whose ``listen`` gave each token: what tick_of_tokens must say."""
+    stream = codec.stream()
+    return [n for n, tick in enumerate(ticks) for _ in stream.listen(tick)]
+
+
+@pytest.mark.parametrize(("name", "params"), CASES)
+def test_each_token_belongs_to_the_tick_that_listened_it(name, params):
+    codec = build(name, params)
+
+    @given(st.one_of(melodies(codec), pieces(codec)))
+    def check(notes):
+        batch = codec.encode(notes)
+        ticks = codec.tick_of_tokens(batch)
+        assert ticks.dtype == np.int64 and ticks.shape == (len(batch),)
+        expected = listened_ticks(codec, codec.ticks(notes))
+        if codec.head == "softmax":
+            assert ticks.tolist() == expected
+        else:  # frames: encode stops at the last note's end, listen one tick later
+            assert ticks.tolist() == expected[: len(batch)]
+
+    check()

@@ -284,3 +284,12 @@ def test_any_masked_answer_listens_back_to_its_tokens(seed, codec):
             fed.append(t)
             assert len(fed) <= 2 * codec.MAX_EVENTS + 1
         assert stream.listen(fork.answer()) == fed
+
+
+def test_tick_of_tokens_puts_each_event_at_the_tick_it_sounds():
+    codec = PerformanceCodec()
+    shift, on, off = codec.shift_token, codec.on_token, codec.off_token
+    # Time starts at tick -1: SHIFT(1) opens tick 0, SHIFT(3) then opens tick 3.
+    tokens = np.array([shift[1], on[60], shift[3], off[60], on[62], shift[24], shift[2]])
+    assert codec.tick_of_tokens(tokens).tolist() == [0, 0, 3, 3, 3, 27, 29]
+    assert codec.tick_of_tokens(np.array([], dtype=np.int64)).tolist() == []

@@ -224,3 +224,10 @@ def test_any_masked_answer_listens_back_to_its_tokens(seed):
                 break
             assert len(fed) < CODEC.max_tokens_per_tick
         assert stream.listen(fork.answer()) == fed
+
+
+def test_tick_of_tokens_counts_the_steps_before_each_token():
+    codec = PolyCodec()
+    on, hold, step = codec.on_token, codec.hold_token, codec.step
+    tokens = np.array([on[60], on[64], step, hold[60], step, step, on[67], step])
+    assert codec.tick_of_tokens(tokens).tolist() == [0, 0, 0, 1, 1, 2, 3, 3]

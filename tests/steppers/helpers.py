@@ -17,15 +17,35 @@ CASES = [
     pytest.param(True, 3, id="frame-3layer"),
 ]
 
+# Metric input (livegen/metric.py): 3 ticks per quarter, bars of up to 4 beats.
+METRIC_TPQ, METRIC_BEATS = 3, 4
+N_POS = METRIC_TPQ * METRIC_BEATS
+
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 
 
-def make_model(frame_input: bool = False, n_layer: int = 2, dropout: float = 0.0) -> LSTMModel:
+def make_model(
+    frame_input: bool = False, n_layer: int = 2, dropout: float = 0.0, metric: bool = False
+) -> LSTMModel:
     torch.manual_seed(0)
     cfg = ModelConfig(
-        V, n_layer=n_layer, n_hidden=48, n_embd=16, dropout=dropout, frame_input=frame_input
+        V,
+        n_layer=n_layer,
+        n_hidden=48,
+        n_embd=16,
+        dropout=dropout,
+        frame_input=frame_input,
+        metric=metric,
+        metric_tpq=METRIC_TPQ,
+        metric_beats=METRIC_BEATS,
     )
     return LSTMModel(cfg)
+
+
+def random_positions(batch: int, length: int) -> torch.Tensor:
+    """Position indices (B, T) that jump about the bar (as a song position jump may)."""
+    g = torch.Generator().manual_seed(2)
+    return torch.randint(0, N_POS, (batch, length), generator=g)
 
 
 def random_input(frame_input: bool, batch: int, length: int) -> torch.Tensor:
@@ -40,20 +60,23 @@ def step_input(x: torch.Tensor, t: int, frame_input: bool):
     return x[0, t] if frame_input else int(x[0, t])
 
 
-def assert_steps_like_forward(stepper_cls, frame_input: bool, n_layer: int) -> None:
-    """Stepping 24 ticks gives the forward pass's logits and final state, within TOL."""
-    model = make_model(frame_input, n_layer).eval()
+def assert_steps_like_forward(
+    stepper_cls, frame_input: bool, n_layer: int, metric: bool = False, tol: float = TOL
+) -> None:
+    """Stepping 24 ticks gives the forward pass's logits and final state, within ``tol``."""
+    model = make_model(frame_input, n_layer, metric=metric).eval()
     x = random_input(frame_input, batch=1, length=24)
+    pos = random_positions(1, 24)  # (1, T)
     with torch.no_grad():
-        ref, ref_state = model(x)  # (1, T, V)
+        ref, ref_state = model(x, pos=pos)  # (1, T, V)
     stepper = stepper_cls(model)
     state = stepper.new_state()
     for t in range(x.shape[1]):
-        logits = stepper(step_input(x, t, frame_input), state)  # (V,)
+        logits = stepper(step_input(x, t, frame_input), state, int(pos[0, t]))  # (V,)
         assert logits.shape == (V,)
-        assert (logits - ref[0, t]).abs().max().item() <= TOL
-    assert (state.h - ref_state.h).abs().max().item() <= TOL
-    assert (state.c - ref_state.c).abs().max().item() <= TOL
+        assert (logits - ref[0, t]).abs().max().item() <= tol
+    assert (state.h - ref_state.h).abs().max().item() <= tol
+    assert (state.c - ref_state.c).abs().max().item() <= tol
 
 
 def assert_key_tuples_equal_frames(stepper_cls) -> None:

@@ -8,6 +8,7 @@ import torch
 from livegen.steppers.fused import FusedStep
 from tests.steppers.helpers import (
     CASES,
+    N_POS,
     V,
     assert_key_tuples_equal_frames,
     assert_steps_like_forward,
@@ -47,3 +48,18 @@ def test_fused_step_rejects_out_of_vocabulary_tokens() -> None:
         stepper(V, stepper.new_state())
     with pytest.raises(IndexError):
         stepper(-1, stepper.new_state())
+
+
+@pytest.mark.parametrize(("frame_input", "n_layer"), CASES)
+def test_fused_step_with_metric_input_equals_forward(frame_input: bool, n_layer: int) -> None:
+    assert_steps_like_forward(FusedStep, frame_input, n_layer, metric=True)
+
+
+def test_fused_step_position_changes_the_logits_and_is_checked() -> None:
+    """The position row is really added (so the test above could fail), and bounded."""
+    stepper = FusedStep(make_model(metric=True))
+    a = stepper(3, stepper.new_state(), 0).clone()
+    b = stepper(3, stepper.new_state(), 1)
+    assert not torch.allclose(a, b)
+    with pytest.raises(IndexError):
+        stepper(3, stepper.new_state(), N_POS)

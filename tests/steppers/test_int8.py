@@ -64,3 +64,16 @@ def test_frames_accept_lists_and_arrays():
     frame[[1, 3]] = 1
     b = step(frame, step.new_state())
     assert torch.equal(a, b)
+
+
+@pytest.mark.parametrize("frame_input", [False, True])
+def test_int8_with_metric_input_follows_fp32(frame_input):
+    """logit_error walks random positions too: the fp32 position table is added."""
+    torch.manual_seed(0)
+    cfg = ModelConfig(40, n_hidden=64, n_embd=16, frame_input=frame_input, metric=True)
+    m = LSTMModel(cfg).eval()
+    assert logit_error(m, steps=32) < 0.03
+    int8 = Int8Step(m)
+    x = np.zeros(40, np.float32) if frame_input else 3
+    a = int8(x, int8.new_state(), 0).clone()
+    assert not torch.allclose(a, int8(x, int8.new_state(), 5))

@@ -12,6 +12,7 @@ from tests.steppers.helpers import (
     assert_steps_like_forward,
     make_model,
     random_input,
+    random_positions,
 )
 
 
@@ -37,4 +38,26 @@ def test_cell_step_by_hand_matches_forward(frame_input: bool) -> None:
         for t in range(x.shape[1]):
             xt = x[:, t] if frame_input else x[:, t].reshape(1)  # (1, V) or (1,)
             logits = cell_step(weights, xt, state.h, state.c)  # (V,)
+            assert (logits - ref[0, t]).abs().max().item() <= 1e-5
+
+
+@pytest.mark.parametrize(("frame_input", "n_layer"), CASES)
+def test_torch_step_with_metric_input_equals_forward(frame_input: bool, n_layer: int) -> None:
+    assert_steps_like_forward(TorchStep, frame_input, n_layer, metric=True)
+
+
+@pytest.mark.parametrize("frame_input", [False, True])
+def test_cell_step_with_metric_input_matches_forward(frame_input: bool) -> None:
+    """What the CUDA graph captures, run on the CPU with a position per tick."""
+    model = make_model(frame_input, metric=True).eval()
+    x = random_input(frame_input, batch=1, length=12)
+    pos = random_positions(1, 12)
+    with torch.no_grad():
+        ref, _ = model(x, pos=pos)  # (1, T, V)
+    weights = CellWeights.of(model, "cpu")
+    state = model.initial_state(1)
+    with torch.inference_mode():
+        for t in range(x.shape[1]):
+            xt = x[:, t] if frame_input else x[:, t].reshape(1)  # (1, V) or (1,)
+            logits = cell_step(weights, xt, state.h, state.c, pos[0, t : t + 1])  # (V,)
             assert (logits - ref[0, t]).abs().max().item() <= 1e-5
