@@ -19,61 +19,16 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from livegen import checkpoint, metric
+from livegen import checkpoint
 from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
-from livegen.codecs.base import Codec
 from livegen.config import ConfigError, TrainConfig, load_config, to_dict
-from livegen.data import DataError, Piece, Split, delay, load_pieces
-from livegen.data.parts import encode_piece, parts_loader
+from livegen.data import DataError, Split, load_pieces
+from livegen.data.parts import parts_loader
 from livegen.device import DeviceError, resolve_device
+from livegen.encoded import Encoded
 from livegen.model import LSTMModel, ModelConfig, State
 from livegen.threads import limit_threads
-
-
-# ---- data ----------------------------------------------------------------------------
-class Encoded:
-    """A split's pieces as codec sequences; train-only transpositions made on demand."""
-
-    def __init__(
-        self, codec: Codec, pieces, shifts: list[int], lead_in: int = 0, beats_per_bar: int = 4
-    ) -> None:
-        self.codec = codec
-        self.pieces = pieces
-        self.shifts = shifts
-        self.lead_in = lead_in
-        self.lead = lead_in / codec.ticks_per_quarter  # quarter notes of silence before a piece
-        self._memo: dict[tuple[int, int], np.ndarray] = {}
-        # Each piece's own meter where its source gives one, else the recipe's.
-        self.meters = [getattr(p, "beats_per_bar", None) or beats_per_bar for p in pieces]
-
-    def get(self, i: int, shift: int = 0) -> np.ndarray:
-        key = (i, shift)
-        seq = self._memo.get(key)
-        if seq is None:
-            piece = self.pieces[i]
-            if self.lead:  # a single-stream Piece: the config refuses lead_in with parts
-                piece = Piece(piece.name, delay(piece.notes, self.lead))
-            seq = encode_piece(self.codec, piece, shift)
-            if seq.ndim == 2:
-                seq = seq.astype(np.float32)
-            self._memo[key] = seq
-        return seq
-
-    def epoch(self, rng: np.random.Generator) -> list[np.ndarray]:
-        """Every piece once, each at a random transposition."""
-        return [self.get(i, int(rng.choice(self.shifts))) for i in range(len(self.pieces))]
-
-    def plain(self) -> list[np.ndarray]:
-        return [self.get(i) for i in range(len(self.pieces))]
-
-    def positions(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
-        """Position index per token of ``seqs`` (one per piece, in piece order)."""
-        # A piece's first bar starts after its lead-in, at its first note's tick.
-        return [
-            metric.token_positions(self.codec, s, m, bar_start=self.lead_in)
-            for s, m in zip(seqs, self.meters, strict=True)
-        ]
 
 
 def init_head_bias(model: LSTMModel, sequences: list[np.ndarray]) -> None:
