@@ -171,11 +171,9 @@ def start_dummy_jack(
     deadline = t0 + timeout
     while True:
         if proc.poll() is not None:
-            text = server.log().strip().splitlines()[-5:]
+            log = server.log()
             server.stop()
-            raise JackError(
-                f"jackd exited with status {proc.returncode} while starting: " + " | ".join(text)
-            )
+            raise JackError(_why_jackd_failed(proc.returncode, log))
         if server_running(name) and _lsp_ok(name):
             break
         if time.perf_counter() > deadline:
@@ -186,6 +184,23 @@ def start_dummy_jack(
     if use:
         server.use()
     return server
+
+
+BANNER = ("jackdmp ", "Copyright ", "jackdmp comes with", "This is free software", "under certain")
+STALE_REGISTRY = (
+    "; JACK's registry in /dev/shm can keep servers that were killed: with no JACK server "
+    "running, remove /dev/shm/jack-shm-registry and try again"
+)
+
+
+def _why_jackd_failed(status: int, log: str) -> str:
+    """jackd's own error lines (its errors go to stderr before the banner is flushed)."""
+    lines = [ln.strip() for ln in log.splitlines() if ln.strip()]
+    said = [ln for ln in lines if not ln.startswith(BANNER)] or lines[-3:]
+    text = f"jackd exited with status {status} while starting: " + " | ".join(said[-4:])
+    if any("Too many servers" in ln for ln in said):
+        text += STALE_REGISTRY
+    return text
 
 
 def _lsp_ok(name: str) -> bool:

@@ -279,7 +279,7 @@ def test_an_engine_error_still_finishes_the_take_with_every_note_off(tmp_path):
     calls = {"n": 0}
     real_step = engine.player.step
 
-    def failing_step(heard, play):
+    def failing_step(heard, play, tick=None):
         calls["n"] += 1
         if calls["n"] == 30:
             raise RuntimeError("boom")
