@@ -6,22 +6,14 @@ from __future__ import annotations
 import pytest
 import torch
 
-from livegen.codecs import PartsCodec, PartsTick, make_codec
+from livegen.codecs import PartsTick, make_codec
 from livegen.model import LSTMModel, ModelConfig
 from livegen.notes import EMPTY_TICK, Tick, ticks_to_notes
 from livegen.parts_player import PartsPlayer
 from livegen.sampling import Sampler
+from tests.codecs.shapes import HARMONY
 
-CODEC = PartsCodec(
-    yours="soprano",
-    mine="alto+tenor+bass",
-    yours_low=60,
-    yours_high=81,
-    mine_low=36,
-    mine_high=72,
-    yours_max_notes=1,
-    mine_max_notes=3,
-)
+CODEC = HARMONY
 MELODY = [72, 74, 76, 77, 79, 77, 76, 74]  # a quarter note each, at 4 ticks per quarter
 
 

@@ -98,6 +98,15 @@ class CodecStream(ABC):
     def copy(self) -> CodecStream:
         return copy.deepcopy(self)
 
+    def allowed(self, token: Token) -> int:
+        """``token`` as an index, if the tick's grammar allows it here; else a ValueError."""
+        codec = self.codec  # type: ignore[attr-defined]  (every softmax codec's stream has one)
+        tok = int(token)  # type: ignore[arg-type]
+        if not (0 <= tok < codec.vocab_size and self.mask()[tok]):
+            name = codec.token_names()[tok] if 0 <= tok < codec.vocab_size else str(tok)
+            raise ValueError(f"{codec.name}: token {name} breaks the tick grammar here")
+        return tok
+
 
 class Codec(ABC):
     """A representation of music: a vocabulary table plus batch and streaming codings."""

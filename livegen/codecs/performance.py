@@ -251,10 +251,7 @@ class PerformanceStream(CodecStream):
 
     def accept(self, token: Token) -> Accept:
         codec = self.codec
-        tok = int(token)  # type: ignore[arg-type]
-        if not (0 <= tok < codec.vocab_size and self.mask()[tok]):
-            name = codec.token_names()[tok] if 0 <= tok < codec.vocab_size else str(tok)
-            raise ValueError(f"performance: token {name} breaks the tick grammar here")
+        tok = self.allowed(token)
         self._mask = None
         kind, value = codec.table[tok]
         if self._phase == _START:

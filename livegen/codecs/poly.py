@@ -152,10 +152,7 @@ class PolyStream(CodecStream):
 
     def accept(self, token: Token) -> Accept:
         codec = self.codec
-        tok = int(token)  # type: ignore[arg-type]
-        if not (0 <= tok < codec.vocab_size and self.mask()[tok]):
-            name = codec.token_names()[tok] if 0 <= tok < codec.vocab_size else str(tok)
-            raise ValueError(f"poly: token {name} breaks the tick grammar here")
+        tok = self.allowed(token)
         self._mask = None
         kind, pitch = codec.table[tok]
         if kind == ON:

@@ -19,18 +19,8 @@ from livegen.notes import (
     make_notes,
     on_grid,
 )
+from tests.codecs.shapes import HARMONY
 
-# The shape of chorale_harmony: you sing the soprano, livegen the three lower voices.
-HARMONY = PartsCodec(
-    yours="soprano",
-    mine="alto+tenor+bass",
-    yours_low=60,
-    yours_high=81,
-    mine_low=36,
-    mine_high=72,
-    yours_max_notes=1,
-    mine_max_notes=3,
-)
 TPQ = HARMONY.ticks_per_quarter
 SETTINGS = settings(max_examples=150, deadline=None)
 

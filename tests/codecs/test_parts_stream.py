@@ -10,17 +10,8 @@ from hypothesis import strategies as st
 
 from livegen.codecs import Accept, PartsCodec
 from livegen.notes import DEFAULT_VELOCITY, Tick
+from tests.codecs.shapes import HARMONY
 
-HARMONY = PartsCodec(
-    yours="soprano",
-    mine="alto+tenor+bass",
-    yours_low=60,
-    yours_high=81,
-    mine_low=36,
-    mine_high=72,
-    yours_max_notes=1,
-    mine_max_notes=3,
-)
 NAMES = HARMONY.token_names()
 
 
