@@ -34,6 +34,7 @@ from livegen.codecs.base import Codec
 from livegen.config import ConfigError, from_dict
 from livegen.errors import LivegenError
 from livegen.model import LSTMModel, ModelConfig
+from livegen.roles import roles_of
 
 FORMAT = "livegen-checkpoint"
 VERSION = 1  # bump when a reader of the old layout would misread the new one
@@ -417,6 +418,7 @@ def summary(loaded: Loaded) -> dict[str, Any]:
         "codec_params": codec.params(),
         "ticks_per_quarter": codec.ticks_per_quarter,
         "pitch_range": (codec.low, codec.high),
+        "roles": roles_of(codec),  # whose part is whose (livegen.roles)
         "vocab_size": codec.vocab_size,
         "n_layer": cfg.n_layer,
         "n_hidden": cfg.n_hidden,

@@ -157,7 +157,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="describe a checkpoint: codec, sizes, data, metrics",
         description=_para(
             "Describe a checkpoint without running it: codec and its parameters, ticks per "
-            "quarter, model sizes and parameter count, file size, training data, validation "
+            "quarter, its parts (yours and livegen's, or one stream), model sizes and parameter "
+            "count, file size, training data, validation "
             "metrics, training time, and which step path this machine would use."
         ),
         epilog="examples:\n  livegen info folk_melody\n  livegen info runs/x/best.pt",

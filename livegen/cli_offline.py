@@ -108,6 +108,7 @@ def _info_lines(info: dict, meta: dict, step_path: str, device: str) -> list[str
         ("model", f"{info['name']}  ({info['path']}, {_size(info['file_size'])})"),
         ("codec", f"{info['codec']}({params})"),
         ("grid", f"{info['ticks_per_quarter']} ticks per quarter, pitches {low}..{high}"),
+        ("parts", info["roles"].details()),
         (
             "sizes",
             f"vocabulary {info['vocab_size']}, {info['n_layer']} layers x {info['n_hidden']} "

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from livegen.notes import Tick
+from livegen.roles import ONE_STREAM, Roles, roles_of
 
 if TYPE_CHECKING:
     from livegen.controls import Settings
@@ -51,6 +52,7 @@ class Snapshot:
     temperature: float = 0.9
     model: str = ""
     codec: str = ""
+    roles: Roles = ONE_STREAM  # whose part is whose: yours and livegen's, or one shared stream
     step_path: str = ""
     response_bars: float = 2.0
     channel: int = 0
@@ -182,6 +184,7 @@ class Picture:
         self.notices: deque[str] = deque(maxlen=6)
         self.notice_count = 0  # notices ever given
         self.model = self.codec = self.step_path = ""
+        self.roles = ONE_STREAM
         self.osc: Any = None  # livegen.osc's Counts, when the session listens for OSC
 
     def notice(self, text: str) -> None:
@@ -191,6 +194,7 @@ class Picture:
     def describe(self, loaded: Any, player: Any) -> None:
         """The model's strings, when the model changes."""
         self.model, self.codec = loaded.path.stem, loaded.codec.describe()
+        self.roles = roles_of(loaded.codec)
         stepper = player.stepper
         self.step_path = getattr(stepper, "name", type(stepper).__name__)
 
@@ -227,6 +231,7 @@ class Picture:
             temperature=self.sampler.temperature,
             model=self.model,
             codec=self.codec,
+            roles=self.roles,
             step_path=self.step_path,
             response_bars=settings.response_bars,
             key=settings.key,

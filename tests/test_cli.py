@@ -301,3 +301,17 @@ def test_run_help_explains_each_option_and_its_default(capsys):
 
 def test_a_live_value_out_of_range_is_one_line(capsys):
     expect_error(["run", "--bpm", "1000"], capsys, "bpm", "1000")
+
+
+def test_info_names_the_parts_of_a_parts_model_and_one_stream_otherwise(
+    tiny_ckpt, tmp_path, capsys
+):
+    codec = make_codec("parts", yours="soprano", mine="alto, tenor, bass", yours_max_notes=1)
+    model = LSTMModel(ModelConfig(vocab_size=codec.vocab_size, n_layer=1, n_hidden=16, n_embd=8))
+    path = tmp_path / "tiny_harmony.pt"
+    checkpoint.save(path, model, codec, data={}, config={}, metrics={})
+    assert run(["info", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "parts:      you soprano (C2..C6, one note at a time); livegen alto, tenor, bass" in out
+    assert run(["info", str(tiny_ckpt)]) == 0
+    assert "parts:      one stream, shared by you and livegen" in capsys.readouterr().out

@@ -97,6 +97,7 @@ class LivegenApp(App[int]):
         # The CC map is remembered once it was (or is) changed, else live.yaml's stays in charge.
         self._cc = self.snap.cc_map
         self._cc_remembered = "cc" in (remembered or {})
+        self._roles = self.snap.roles  # the parts the roll's legend names
 
     # ---- layout -----------------------------------------------------------------------
     def compose(self) -> ComposeResult:
@@ -146,7 +147,7 @@ class LivegenApp(App[int]):
         self.models.border_title = "Models"
         self.timing.border_title = "Timing"
         self.query_one("#controls").border_title = "Set"
-        self.roll.border_title = legend()
+        self.roll.border_title = legend(self.snap.roles)
         self.models.focus()
         if not self.is_headless:
             self._catch_signals()
@@ -214,6 +215,9 @@ class LivegenApp(App[int]):
         self.session_info.show(snap)
         self.timing.show(snap)
         self.roll.show(snap)
+        if snap.roles != self._roles:  # a model switch: the legend names the new parts
+            self._roles = snap.roles
+            self.roll.border_title = legend(snap.roles)
         self.sub_title = snap.model
         if isinstance(self.screen, LearnScreen):
             self.screen.show(snap)

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from livegen import checkpoint
+from livegen.roles import Roles
 
 
 @dataclass(frozen=True)
@@ -36,6 +37,7 @@ class ModelInfo:
     val_acc: float | None = None
     nll_unit: str | None = None
     error: str | None = None  # the file could not be used
+    roles: Roles | None = None  # its parts, from the codec's params (livegen.roles)
 
 
 def describe_checkpoint(target: str) -> ModelInfo:
@@ -53,6 +55,7 @@ def describe_checkpoint(target: str) -> ModelInfo:
         val_nll=s["val_nll"],
         val_acc=s["val_acc"],
         nll_unit=s["nll_unit"],
+        roles=s["roles"],
     )
 
 

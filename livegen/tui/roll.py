@@ -13,10 +13,12 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rich.markup import escape
 from rich.style import Style
 from rich.text import Text
 from textual.widget import Widget
 
+from livegen.roles import ONE_STREAM, Roles
 from livegen.snapshot import NoteSpan, Snapshot
 
 PLAYER = "#5fafff"  # the musician's notes ("in")
@@ -34,9 +36,13 @@ def note_name(pitch: int) -> str:
     return f"{NAMES[pitch % 12]}{pitch // 12 - 1}"
 
 
-def legend() -> str:
-    """The roll's title with its colours (Textual markup)."""
-    return f"Piano roll  [{PLAYER}]■[/] you  [{LIVEGEN}]■[/] livegen  [{PLANNED}]■[/] next"
+def legend(roles: Roles = ONE_STREAM) -> str:
+    """The roll's title with its colours (Textual markup), naming the parts of a parts model."""
+    yours, mine = (f": {escape(name)}" if name else "" for name in roles.names())
+    return (
+        f"Piano roll  [{PLAYER}]■[/] you{yours}  [{LIVEGEN}]■[/] livegen{mine}"
+        f"  [{PLANNED}]■[/] next"
+    )
 
 
 class PianoRoll(Widget):

@@ -11,9 +11,10 @@ from pathlib import Path
 from rich.text import Text
 from textual.widgets import DataTable, Static
 
+from livegen.roles import Roles
 from livegen.snapshot import Snapshot
 from livegen.tui.models import Catalog, ModelEntry, ModelInfo
-from livegen.tui.roll import LIVEGEN, note_name
+from livegen.tui.roll import LIVEGEN, PLAYER, note_name
 
 PHASE_COLOURS = {
     "listening": "green",
@@ -72,6 +73,8 @@ class SessionInfo(Static):
         if not snap.playing and snap.phase != "stopped":
             t.append("  (stopped)", style="red")
         t.append("\n")
+        t.append_text(parts_line(snap.roles))
+        t.append("\n")
         t.append("temp   ", style="bold")
         t.append(f"{snap.temperature:4.2f}  {_gauge(snap.temperature, 2.0)}\n")
         bars = snap.response_bars
@@ -89,6 +92,19 @@ class SessionInfo(Static):
         t.append(" thru ", style="bold")
         t.append("on" if snap.passthrough else "off")
         self.update(t)
+
+
+def parts_line(roles: Roles) -> Text:
+    """Whose part is whose, in the piano roll's colours: ``you: soprano · livegen: alto``."""
+    line = roles.line()
+    if roles.shared:
+        return Text(line, style="dim")
+    t = Text(line, no_wrap=True)
+    mid = line.find(" · livegen:")
+    t.stylize(f"bold {PLAYER}", 0, len("you:"))
+    if mid >= 0:  # a name cut short by the box's width may have taken the livegen half
+        t.stylize(f"bold {LIVEGEN}", mid + 3, mid + len(" · livegen:"))
+    return t
 
 
 def recording_state(snap: Snapshot) -> tuple[str, str]:
@@ -146,15 +162,16 @@ def describe_row(entry: ModelEntry, info: ModelInfo | None, mark: str = " ") -> 
     """The model list's cells for one model (its info may still be loading)."""
     name = f"{mark} {entry.name}"
     if info is None:
-        return (name, "…", "", "", "", "", entry.origin)
+        return (name, "…", "", "", "", "", entry.origin, "")
     if info.error:
-        return (name, "unreadable", "", "", "", "", entry.origin)
+        return (name, "unreadable", "", "", "", "", entry.origin, "")
     codec = info.codec
     params = _count(info.parameters)
     size = _size(info.file_size)
     nll = "" if info.val_nll is None else f"{info.val_nll:.3f}"
     acc = "" if info.val_acc is None else f"{info.val_acc * 100:.1f}%"
-    return (name, codec, params, size, nll, acc, entry.origin)
+    parts = info.roles.listing() if info.roles is not None else ""
+    return (name, codec, params, size, nll, acc, entry.origin, parts)
 
 
 def _count(n: int | None) -> str:
@@ -178,7 +195,9 @@ def _size(n: int | None) -> str:
 class ModelTable(DataTable):
     """The models: select one and press enter to switch to it (``▶`` marks the one playing)."""
 
-    COLUMNS = ("model", "codec", "params", "size", "NLL", "acc", "from")
+    # The parts come last: the figures stay in view, and the highlighted model's parts are
+    # also under the box (its subtitle), where a narrow terminal still shows them.
+    COLUMNS = ("model", "codec", "params", "size", "NLL", "acc", "from", "parts")
 
     def __init__(self, catalog: Catalog, **kwargs) -> None:
         super().__init__(cursor_type="row", zebra_stripes=False, **kwargs)
@@ -199,6 +218,25 @@ class ModelTable(DataTable):
     def show_info(self, entry: ModelEntry) -> None:
         for name, value in zip(self.COLUMNS, self._cells(entry), strict=True):
             self.update_cell(entry.target, name, value, update_width=True)
+        if self.highlighted() == entry:
+            self._say_parts(entry)
+
+    def highlighted(self) -> ModelEntry | None:
+        if not self.row_count:
+            return None
+        key = self.coordinate_to_cell_key(self.cursor_coordinate).row_key
+        return self.catalog.find(str(key.value))
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        entry = self.catalog.find(str(event.row_key.value))
+        if entry is not None:
+            self._say_parts(entry)
+
+    def _say_parts(self, entry: ModelEntry) -> None:
+        """The highlighted model's parts under the list: ``parts: you soprano / livegen ...``."""
+        info = self.catalog.info(entry)
+        roles = info.roles if info is not None else None
+        self.border_subtitle = f"parts: {roles.listing()}" if roles is not None else ""
 
     def mark(self, current: str, pending: str = "") -> None:
         """``▶`` on the model playing, ``…`` on one being switched to."""

@@ -35,3 +35,37 @@ def panel() -> Callable[..., LivegenApp]:
     yield make
     for app in apps:
         app.shutdown()
+
+
+# chorale_harmony's shape (design.md, issue 9): you sing the soprano, livegen the rest.
+HARMONY_PARAMS = {
+    "ticks_per_quarter": 4,
+    "yours": "soprano",
+    "mine": "alto, tenor, bass",
+    "yours_max_notes": 1,
+}
+
+
+@pytest.fixture
+def parts_checkpoint(tmp_path) -> Path:
+    """A tiny parts checkpoint (random weights: the panel reads its description, not its
+    music), saved as training saves one."""
+    import torch
+
+    from livegen import checkpoint
+    from livegen.codecs import make_codec
+    from livegen.model import LSTMModel, ModelConfig
+
+    codec = make_codec("parts", **HARMONY_PARAMS)
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=codec.vocab_size, n_layer=1, n_hidden=16, n_embd=8)
+    path = tmp_path / "tiny_harmony.pt"
+    checkpoint.save(
+        path,
+        LSTMModel(cfg),
+        codec,
+        data={"source": "tiny"},
+        config={},
+        metrics={"val_nll": 1.5, "val_acc": 0.25},
+    )
+    return path

@@ -155,6 +155,11 @@ class FakeEngineClient:
             self._apply(result)
         self._publish(learning=self.cc.learning, cc_map=self.cc.pairs())
 
+    def show_model(self, name: str, roles: Any) -> None:
+        """The engine switched in model ``name``: the snapshot says so, with its parts."""
+        self._publish(model=name, roles=roles)
+        self._notice(f"switched to {name}")
+
     def lose_port(self) -> None:
         self._publish(running=False, error=LOST, open_notes=())
 

@@ -29,6 +29,7 @@ def test_model_rows():
         "0.865",
         "72.1%",
         "shipped",
+        "",  # parts: unknown in this hand-made info
     )
     assert describe_row(entry, None)[1] == "…"
     assert describe_row(entry, ModelInfo(error="bad"))[1] == "unreadable"
