@@ -21,6 +21,7 @@ from livegen.snapshot import LIVEGEN, Picture
 from livegen.voice import Voice
 
 AFTER_STEP = (Action.PANIC, Action.RESET, Action.REGENERATE)  # done once the step is made
+TRANSPORT = (Action.STOP, Action.PLAY)  # a toggle is one of them once applied
 
 
 @dataclass(frozen=True)
@@ -81,6 +82,8 @@ class ControlPath:
             ending |= effect.ends_notes
             if effect.action is not None:
                 self._modes.act(effect.action, n)
+                if effect.action in TRANSPORT:
+                    self._propose(effect.action is Action.PLAY)
                 if effect.action in AFTER_STEP:
                     after.append(effect.action)
             if effect.switch is not None:
@@ -121,6 +124,13 @@ class ControlPath:
     def key_pitches(self):
         """The pitches the key lock allows now (None: off), for a player about to play."""
         return key_pitches(self.settings.key)
+
+    def _propose(self, playing: bool) -> None:
+        """A Start/Stop from a client (panel, OSC, a pad) goes to a tick source that shares
+        its transport with peers (Link's Start/Stop sync); the others keep their own."""
+        propose = getattr(self._clock, "propose_transport", None)
+        if propose is not None:
+            propose(playing)
 
     def _control_change(self, cc: tuple[int, int]) -> Command | None:
         """The command a heard CC maps to; a learnt mapping is a notice, a stray CC counted."""

@@ -11,8 +11,11 @@ The Link timeline may jump (joining a session aligns it to the session's phase; 
 force a beat): a jump ahead renumbers to the tick due now, a jump back moves ``base`` by
 whole bars so ticks never go back. Start/Stop sync is on, but only transitions count: a
 session stopping is a "stop" event, a session starting a "start" with tick 0 on the next
-bar, so livegen plays whether or not any peer uses Start/Stop. With ``send`` (``--clock-out``)
-livegen leads MIDI clock from Link's timeline: Start on a bar (again after a jump), pulses, Stop.
+bar, so livegen plays whether or not any peer uses Start/Stop. livegen's own Start/Stop (the
+panel, OSC, a pad) is proposed to the session (``propose_transport``) and then followed like a
+peer's, so every peer that syncs stops with it, or starts on the same next bar. With ``send``
+(``--clock-out``) livegen leads MIDI clock from Link's timeline: Start on a bar (again after a
+jump), pulses, Stop.
 
 ``aalink`` wraps Link for asyncio; its properties (``beat``, ``tempo``, ``num_peers``,
 ``playing``) are synchronous, which is all a tick thread needs, and no event loop runs.
@@ -104,6 +107,7 @@ class LinkTicks:
         self._pulses: deque[tuple[float, mido.Message, int, int]] = deque()
         self._scheduled: int | None = None  # the tick whose pulses are queued
         self._start_midi = False  # MIDI Start goes with the next bar's first pulse
+        self._proposed: bool | None = None  # the transport livegen asked the session for
 
     @classmethod
     def open(cls, bpm: float, ticks_per_quarter: int, beats_per_bar: int = 4, *args, **kw):
@@ -198,6 +202,17 @@ class LinkTicks:
         self._sample()
         self.link.tempo = float(bpm)
         self._sample(check=False)  # the line bends at now: not a jump
+
+    def propose_transport(self, playing: bool) -> None:
+        """livegen's own Start/Stop (the panel, OSC, a pad) goes to the session when Start/Stop
+        sync is on: every peer that syncs stops, or starts on the next bar. livegen then
+        follows the session's transition as it follows a peer's (``_transport``), so a start
+        puts tick 0 on Link's next bar, for livegen and its MIDI followers alike."""
+        link = self.link
+        if not link.start_stop_sync_enabled or bool(link.playing) == playing:
+            return  # nothing to share, or the session is there already
+        self._proposed = playing
+        link.playing = playing
 
     def stop(self) -> None:
         """Leave the session (peers see one fewer); Stop to MIDI followers when leading."""
@@ -297,19 +312,23 @@ class LinkTicks:
         if playing == self._playing:
             return
         self._playing = playing
+        ours, self._proposed = self._proposed == playing, None
+        who = "livegen started the session" if ours else "the session started"
         if playing:  # tick 0 on the next bar, where Link apps start
             self._sample()
             self._events.clear()
             self._base = math.ceil(self._beat / self.quantum - 1e-9) * self.quantum
             self._renumber(ClockEvent("start", 0, self._t))
             self._start_midi = True
-            self.notices.append("Link: the session started; livegen starts on the next bar")
+            self.notices.append(f"Link: {who}; livegen starts on the next bar")
         else:
             self._events.append(ClockEvent("stop", n, self._now()))
             if self._send is not None:
                 self._keep(lambda msg: msg is ClockSender.CLOCK)
                 self._send(ClockSender.STOP)
-            self.notices.append("Link: the session stopped")
+            self.notices.append(
+                "Link: livegen stopped the session" if ours else "Link: the session stopped"
+            )
 
     def _say_peers(self) -> None:
         peers = self.peers

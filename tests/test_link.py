@@ -302,3 +302,65 @@ def test_without_aalink_the_error_says_how_to_install(monkeypatch):
     monkeypatch.setitem(sys.modules, "aalink", None)
     with pytest.raises(LivegenError, match="pip install aalink"):
         open_link(120.0)
+
+
+def test_livegens_stop_and_start_are_proposed_to_the_session_and_followed_on_the_bar():
+    ft, link, ticks = make()
+    link.playing = True  # peers play, with Start/Stop sync
+    ticks.start(0, ft.t)
+    assert wait(ticks, 0).kind == "tick"
+    ticks.propose_transport(False)  # the panel's stop
+    assert link.playing is False  # every peer that syncs sees the session stop
+    stop = wait(ticks, 1)
+    assert stop.kind == "stop"  # and livegen follows it as it follows a peer's
+    assert ticks.notices[-1] == "Link: livegen stopped the session"
+    for n in range(1, 6):
+        assert wait(ticks, n).kind == "tick"
+    ticks.propose_transport(True)  # the panel's start
+    assert link.playing is True
+    start = wait(ticks, 6)
+    assert (start.kind, start.tick) == ("start", 0)
+    assert wait(ticks, 0).kind == "tick"
+    assert link.beat == pytest.approx(4.0, abs=1e-4)  # tick 0 on the next bar, as peers start
+    assert ticks.notices[-1].startswith("Link: livegen started the session")
+    link.playing = False  # a peer's stop later is still the session's, not livegen's
+    assert wait(ticks, 1).kind == "stop"
+    assert ticks.notices[-1] == "Link: the session stopped"
+
+
+def test_a_proposal_the_session_already_has_or_without_start_stop_sync_changes_nothing():
+    ft, link, ticks = make()
+    ticks.start(0, ft.t)
+    ticks.propose_transport(False)  # stopped already: no event, no notice
+    ticks.notices.clear()
+    assert wait(ticks, 0).kind == "tick" and not ticks.notices
+    link.start_stop_sync_enabled = False  # the transport is not shared: livegen keeps its own
+    ticks.propose_transport(True)
+    assert link.playing is False
+    assert wait(ticks, 1).kind == "tick"
+
+
+def test_the_engines_start_stop_reaches_link_through_the_control_path():
+    from livegen.control_path import ControlPath
+    from livegen.controls import Action, CcMap, Do, Settings
+    from livegen.live_config import LiveConfig
+    from livegen.modes import Modes
+    from tests.test_control_path import Recorder
+
+    ft, link, ticks = make()
+    link.playing = True
+    ticks.start(0, ft.t)
+    cfg = LiveConfig()
+    modes = Modes(cfg.mode, silence_ticks=4, ticks_per_bar=16)
+    voice = Recorder()
+    cp = ControlPath(
+        Settings.of(cfg), cc=CcMap(cfg.cc), sampler=Recorder(), clock=ticks, modes=modes,
+        voice=voice, switcher=Recorder(), ports=Recorder(), picture=Recorder(),
+        fixed_velocity=cfg.fixed_velocity,
+    )  # fmt: skip
+    cp.submit(Do(Action.TOGGLE))  # space in the panel, /livegen/toggle by OSC: a stop now
+    cp.apply(0, [])
+    assert not modes.playing and link.playing is False
+    cp.submit(Do(Action.PLAY))
+    cp.apply(1, [])
+    assert modes.playing and link.playing is True

@@ -11,6 +11,8 @@ the environment, records livegen's MIDI clock on JACK (every message stamped wit
 2. ``--changes`` times: change the tempo (alternately ``--bpm2`` and ``--bpm``), hold;
 3. start the session's transport, hold 1.5 bars, then ``--bars`` bars at ``--bpm`` (the
    downbeat figures), stop it, hold half a bar;
+4. ask livegen to play, then (1.5 bars later) to stop, by OSC as its panel would, and time
+   how long this peer's transport takes to follow each;
 
 then ends livegen (SIGTERM) and writes a JSON report to ``--report``: the script's times,
 the messages, and livegen's output lines. :func:`analyse` turns a report into figures.
@@ -25,6 +27,7 @@ import asyncio
 import json
 import os
 import signal
+import socket
 import subprocess
 import sys
 import threading
@@ -101,6 +104,26 @@ def find_port(rt, wanted: str, timeout: float) -> int:
     raise SystemExit(f"link_peer: no port {wanted!r} among {rt.get_ports()}")
 
 
+def free_udp_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def osc_and_wait(link, port: int, address: str, playing: bool, timeout: float = 3.0):
+    """Send ``address`` to livegen's OSC port; seconds until this peer's Link transport is
+    ``playing`` (None: it never was)."""
+    from pythonosc.udp_client import SimpleUDPClient
+
+    sent = time.perf_counter()
+    SimpleUDPClient("127.0.0.1", port).send_message(address, [])
+    while time.perf_counter() - sent < timeout:
+        if bool(link.playing) == playing:
+            return time.perf_counter() - sent
+        time.sleep(0.002)
+    return None
+
+
 def bars(n: float, tempo: float) -> float:
     return n * QUANTUM * 60.0 / tempo
 
@@ -130,9 +153,10 @@ def main(argv: list[str] | None = None) -> int:
 
     out_log = Path(args.report).with_suffix(".livegen.txt")
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    osc_port = free_udp_port()
     livegen = subprocess.Popen(
         [sys.executable, "-m", "livegen.cli", "run", "--clock", "link", "--clock-out"]
-        + ["--backend", "jack", "--mode", "continue", "--bpm", "120"],
+        + ["--backend", "jack", "--mode", "continue", "--bpm", "120", "--osc", str(osc_port)],
         stdout=out_log.open("w"),
         stderr=subprocess.STDOUT,
         env=env,
@@ -175,6 +199,13 @@ def main(argv: list[str] | None = None) -> int:
         script["stop"] = [time.perf_counter(), link.beat, tempo]
         time.sleep(bars(0.5, tempo))
         script["peers_seen_by_peer"] = link.num_peers
+        # livegen's own Start and Stop (OSC, as from the panel) reach this peer's transport.
+        # After its start livegen ticks again from the next bar (commands act at a tick), so
+        # the stop comes a bar and a half later, as a musician's would.
+        script["/livegen/play"] = osc_and_wait(link, osc_port, "/livegen/play", True)
+        time.sleep(bars(1.5, tempo))
+        script["/livegen/stop"] = osc_and_wait(link, osc_port, "/livegen/stop", False)
+        time.sleep(bars(0.5, tempo))  # livegen says so before it is ended
     finally:
         livegen.send_signal(signal.SIGTERM)
         try:

@@ -103,6 +103,18 @@ def test_session_stop_stops_livegen(figures, session):
 
 
 @pytest.mark.jack
+def test_livegens_own_start_and_stop_reach_the_peer(session):
+    # /livegen/play and /livegen/stop by OSC take the panel's path (Do(PLAY), Do(STOP)),
+    # applied at livegen's next tick: the peer's transport follows within a beat.
+    script = session["script"]
+    for address in ("/livegen/play", "/livegen/stop"):
+        assert script[address] is not None, f"the peer's transport never followed {address}"
+        assert script[address] <= 60.0 / BPM, script
+    out = session["livegen_output"]
+    assert "Link: livegen started the session" in out and "Link: livegen stopped the session" in out
+
+
+@pytest.mark.jack
 def test_alone_livegen_keeps_time_and_says_so(netns, jack_server):
     cmd = [sys.executable, "-m", "livegen.cli", "run", "--clock", "link", "--backend", "jack"]
     cmd += ["--duration", "2"]
