@@ -105,3 +105,14 @@ def test_the_session_box_shows_every_mode_as_m_cycles_through_them(panel):
 def test_the_fixed_model_list_has_no_parts_until_described():
     catalog = tiny_catalog()  # hand-made infos: no parts known, an empty cell, no subtitle
     assert all(catalog.info(e).roles is None for e in catalog.entries)
+
+
+def test_the_help_for_m_lists_every_mode_in_the_order_m_cycles():
+    from livegen.tui.keys import CONTROLS
+
+    (mode_key,) = [c for c in CONTROLS if c.action == "cycle_mode"]
+    cycle, mode = [], Mode.CONTINUE
+    for _ in Mode:
+        cycle.append(mode.value)
+        mode = mode.next()
+    assert mode_key.help == "next mode: " + ", ".join(cycle)
