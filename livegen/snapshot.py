@@ -192,7 +192,7 @@ class Picture:
         self.notice_count += 1
 
     def describe(self, loaded: Any, player: Any) -> None:
-        """The model's strings, when the model changes."""
+        """The model's strings and whose part is whose, when the model changes."""
         self.model, self.codec = loaded.path.stem, loaded.codec.describe()
         self.roles = roles_of(loaded.codec)
         stepper = player.stepper

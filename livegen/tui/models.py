@@ -2,7 +2,9 @@
 
 Describing a model means loading its checkpoint (``checkpoint.summary`` needs the weights
 for the parameter count), so each is described once, on demand, off the UI thread, and
-the answer is kept. A file that cannot be read is listed with its one-line error.
+the answer is kept. A file that cannot be read is listed with its one-line error. A model's
+parts (yours and livegen's, or one stream) come from the codec spec the checkpoint carries
+(livegen.roles), not from its weights.
 """
 
 from __future__ import annotations
