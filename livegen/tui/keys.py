@@ -19,7 +19,6 @@ from textual.screen import ModalScreen
 from textual.widgets import Static
 
 from livegen import controls
-from livegen.modes import Mode
 
 # What +/- move by, from the one table of limits (which also clamps them).
 TEMPERATURE_STEP = controls.LIMITS[controls.Control.TEMPERATURE].step
@@ -40,8 +39,7 @@ CONTROLS: tuple[Control, ...] = (
     Control("question_mark,f1", "? F1", "help", "Help", "this screen: every key", True),
     Control("space", "space", "toggle", "Start/stop", "stop answering (notes end) / start", True),
     Control("p", "p", "panic", "Panic", "all notes off now, on every channel", True),
-    # The modes as modes.py has them (Mode.next() cycles in this order), none left out.
-    Control("m", "m", "cycle_mode", "Mode", "next mode: " + ", ".join(m.value for m in Mode), True),
+    Control("m", "m", "cycle_mode", "Mode", "next mode: continue, accompany, free", True),
     Control(
         "right_square_bracket",
         "]",

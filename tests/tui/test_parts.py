@@ -108,6 +108,7 @@ def test_the_fixed_model_list_has_no_parts_until_described():
 
 
 def test_the_help_for_m_lists_every_mode_in_the_order_m_cycles():
+    # keys.py writes them out: this fails when a mode is added to modes.py and not there.
     from livegen.tui.keys import CONTROLS
 
     (mode_key,) = [c for c in CONTROLS if c.action == "cycle_mode"]
