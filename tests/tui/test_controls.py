@@ -13,7 +13,6 @@ import pytest
 from rich.console import Console
 
 from livegen.controls import LIMITS, Action, Control, Do, Set, SwitchModel
-from livegen.modes import Mode
 from livegen.tui.keys import CONTROLS, HelpScreen, help_table
 from livegen.tui.widgets import ModelTable
 from tests.tui.helpers import run, ticks, until
@@ -87,12 +86,11 @@ def test_mode_tempo_answer_channel_passthrough_and_key_keys(panel):
             engine = app.engine
             await ticks(pilot, engine, 1)
             modes = []
-            for _ in Mode:  # round the cycle, whatever modes modes.py has
+            for _ in range(3):
                 await pilot.press("m")
                 await ticks(pilot, engine)
                 modes.append(engine.snapshot().mode)
-            members = [m.value for m in Mode]
-            assert modes == members[1:] + members[:1]
+            assert modes == ["accompany", "free", "continue"]
             assert engine.commands[0] == Set(Control.MODE, "accompany")
 
             await pilot.press("plus")
