@@ -2,7 +2,7 @@
 
 A recipe file (``configs/<recipe>.yaml``) has up to four sections, ``data``, ``codec``,
 ``model`` and ``train``, each mapping onto one dataclass below; anything it leaves out keeps
-the default. Command-line overrides come last: ``--train.lr=1e-3``, or ``--lr=1e-3`` when
+the default. ``base: OTHER.yaml`` starts from another recipe (:func:`read_recipe`). Command-line overrides come last: ``--train.lr=1e-3``, or ``--lr=1e-3`` when
 the field name belongs to one section only. Values are read as YAML (``--limit=null``,
 ``--amp=false``). An unknown key, a value of the wrong type or broken YAML is a
 :class:`ConfigError` naming the file or the override, so a typo never trains for an hour
@@ -408,14 +408,48 @@ def _accepts_str(tp: Any) -> bool:
     return tp is str
 
 
+def read_recipe(path: str | Path, _inside: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A recipe file's sections, with ``base: OTHER.yaml`` (a path from this file's folder)
+    read first and this file's keys laid over it, mapping by mapping.
+
+    A shipped model whose recipe is a benchmark's then names that recipe instead of copying
+    it, so the two cannot drift apart.
+    """
+    path = Path(path)
+    tree = read_yaml(path)
+    base = tree.pop("base", None)
+    if base is None:
+        return tree
+    if not isinstance(base, str) or not base:
+        raise ConfigError(f"{path}: base must name a recipe file, got {_show(base)}")
+    inside = (*_inside, path.resolve())
+    under = path.parent / base
+    if under.resolve() in inside:
+        raise ConfigError(f"{path}: base {base} leads back to this recipe")
+    if not under.is_file():
+        raise ConfigError(f"{path}: base recipe {under} not found")
+    return _laid_over(read_recipe(under, inside), tree)
+
+
+def _laid_over(under: dict[str, Any], over: Mapping[str, Any]) -> dict[str, Any]:
+    out = dict(under)
+    for key, value in over.items():
+        if isinstance(value, Mapping) and isinstance(out.get(key), Mapping):
+            out[key] = _laid_over(dict(out[key]), value)
+        else:
+            out[key] = value
+    return out
+
+
 def load_config(path: str | Path | None, overrides: Sequence[str] = ()) -> TrainConfig:
     """The recipe in ``path`` (None: all defaults) with ``--key=value`` overrides applied.
 
     ``train.name`` defaults to the recipe file's stem, so ``configs/folk_melody.yaml`` trains
-    into ``runs/folk_melody``. The codec name and params are checked by building the codec.
+    into ``runs/folk_melody`` (a recipe with a ``base`` is named for itself, not its base).
+    The codec name and params are checked by building the codec.
     """
     where = str(path) if path is not None else "defaults"
-    tree = read_yaml(path) if path is not None else {}
+    tree = read_recipe(path) if path is not None else {}
     from_dict(TrainConfig, tree, where)  # errors in the file name the file, before overrides
     # Overrides edit the file's own keys, so a default left out (train.out) stays derived.
     tree = {key: dict(section or {}) for key, section in tree.items()}

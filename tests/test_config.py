@@ -23,6 +23,7 @@ RECIPES = [
     "jsb_pianoroll",
     "bl2012_poly_jsb",
     "bl2012_poly_piano",
+    "piano_poly",
     "tiny",
 ]
 
@@ -73,6 +74,40 @@ train:
 def test_shipped_recipes_load(recipe):
     cfg = load_config(REPO / "configs" / f"{recipe}.yaml", [])
     assert cfg.train.name == recipe
+
+
+def test_the_shipped_piano_recipe_is_the_benchmark_recipe_under_its_own_name():
+    shipped = to_dict(load_config(REPO / "configs" / "piano_poly.yaml", []))
+    bench = to_dict(load_config(REPO / "configs" / "bl2012_poly_piano.yaml", []))
+    assert shipped["train"].pop("name") == "piano_poly"
+    assert shipped["train"].pop("out") == "runs/piano_poly"
+    del bench["train"]["name"], bench["train"]["out"]
+    assert shipped == bench
+
+
+def test_a_base_recipe_is_read_first_and_the_file_wins_key_by_key(tmp_path):
+    write(tmp_path, "data:\n  source: bach\n  limit: 7\ncodec:\n  name: poly\n", "under.yaml")
+    path = write(tmp_path, "base: under.yaml\ndata:\n  limit: 3\n", "over.yaml")
+    cfg = load_config(path, ["--train.epochs=2"])
+    assert (cfg.data.source, cfg.data.limit, cfg.codec.name) == ("bach", 3, "poly")
+    assert cfg.train.name == "over" and cfg.train.epochs == 2
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        ("base: nowhere.yaml\n", "base recipe .*nowhere.yaml not found"),
+        ("base: 3\n", "base must name a recipe file"),
+        ("base: loop.yaml\n", "leads back to this recipe"),
+        ("base: under.yaml\ndata:\n  sorce: bach\n", "unknown key 'data.sorce'"),
+    ],
+)
+def test_a_bad_base_is_one_line_naming_the_recipe(tmp_path, text, words):
+    write(tmp_path, "model:\n  n_hidden: 8\n", "under.yaml")
+    path = write(tmp_path, text, "loop.yaml")
+    with pytest.raises(ConfigError, match=words) as err:
+        load_config(path, [])
+    assert "loop.yaml" in str(err.value) and "\n" not in str(err.value)
 
 
 def test_overrides_dotted_and_flat(tmp_path):
