@@ -106,6 +106,13 @@ def plan_source(source: str, limit: int | None, step_quarters: float | None) -> 
         return _plan_folder(path, limit)
     if path.exists():
         raise DataError(f"{source}: not a regular file or folder")
+    if path.suffix.lower() == ".json":
+        # A recipe of a bl2012 split names where the file sat when it was trained; a new
+        # user's copy is elsewhere, or not downloaded yet.
+        raise DataError(
+            f"{source}: no such file; this names a bl2012 JSON split (train, valid, test: "
+            "pieces as steps of sounding pitches); give its path with --source=PATH"
+        )
     looks_like_path = os.sep in source or "/" in source or Path(source).suffix != ""
     if looks_like_path:
         raise DataError(

@@ -66,6 +66,9 @@ def test_steps_to_notes_step_length():
 def test_missing_path_empty_folder_unknown_corpus(tmp_path):
     with pytest.raises(DataError, match="no such file or folder"):
         load(tmp_path / "nowhere", tmp_path)
+    # A recipe's bl2012 JSON that this machine lacks: say what it is and how to give it.
+    with pytest.raises(DataError, match=r"piano_midi.json: no such file; .*bl2012 JSON.*--source="):
+        load(tmp_path / "piano_midi.json", tmp_path)
     (tmp_path / "empty").mkdir()
     (tmp_path / "empty" / "readme.txt").write_text("hi")
     with pytest.raises(DataError, match=r"no music files.*\.mid .*\.mxl"):
