@@ -257,7 +257,8 @@ def _add_live_options(parser: argparse.ArgumentParser) -> None:
         if shown is not None:
             about += f" (default: {shown})"
         choices = f.metadata.get("choices")
-        parser.add_argument(flag, type=parse, choices=choices, metavar=metavar, help=about)
+        flags = (flag, *f.metadata.get("aliases", ()))  # --model for --checkpoint
+        parser.add_argument(*flags, type=parse, choices=choices, metavar=metavar, help=about)
     parser.add_argument(
         "--connect",
         dest="virtual",

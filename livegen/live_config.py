@@ -35,7 +35,10 @@ def _setting(default: Any, help: str, **cli: Any) -> Any:
 @dataclass(frozen=True)
 class LiveConfig:
     checkpoint: str = _setting(
-        "folk_melody", "shipped model name or path to a .pt file", metavar="NAME|PATH"
+        "folk_melody",
+        "shipped model name (livegen's checkpoints/NAME.pt) or path to a .pt file",
+        metavar="NAME|PATH",
+        aliases=("--model",),
     )
     mode: str = _setting(
         "continue", "how to play: continue (call and response), accompany or free", choices=MODES

@@ -291,6 +291,14 @@ def test_live_flags_reach_the_config_spelled_as_today():
     assert (cfg.mode, cfg.realtime, cfg.queue_size, cfg.key) == ("free", False, 64, "D dorian")
 
 
+def test_model_is_another_spelling_of_checkpoint():
+    from livegen.cli import _live_config, build_parser
+
+    for command in ("run", "panel"):
+        args = build_parser().parse_args([command, "--model", "piano_poly"])
+        assert _live_config(args).checkpoint == "piano_poly"
+
+
 def test_run_help_explains_each_option_and_its_default(capsys):
     assert run(["run", "--help"]) == 0
     out = " ".join(capsys.readouterr().out.split())
