@@ -2,8 +2,9 @@
 
 A recipe file (``configs/<recipe>.yaml``) has up to four sections, ``data``, ``codec``,
 ``model`` and ``train``, each mapping onto one dataclass below; anything it leaves out keeps
-the default. ``base: OTHER.yaml`` starts from another recipe (:func:`read_recipe`). Command-line overrides come last: ``--train.lr=1e-3``, or ``--lr=1e-3`` when
-the field name belongs to one section only. Values are read as YAML (``--limit=null``,
+the default; ``base: OTHER.yaml`` starts from another recipe (:func:`read_recipe`).
+Command-line overrides come last: ``--train.lr=1e-3``, or ``--lr=1e-3`` when the field
+name belongs to one section only. Values are read as YAML (``--limit=null``,
 ``--amp=false``). An unknown key, a value of the wrong type or broken YAML is a
 :class:`ConfigError` naming the file or the override, so a typo never trains for an hour
 with a default.
