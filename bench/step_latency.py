@@ -1,7 +1,8 @@
 """Live step latency at batch 1 on one CPU thread: eager nn.LSTM, livegen's path, the floor.
 
-For the shipped models and a 3x512 ``performance`` model (the Performance RNN size), one
-step is what the live engine does per token: the model step plus sampling. Three paths
+For every shipped model (``checkpoints/*.pt``) and a 3x512 ``performance`` model (the
+Performance RNN size), one step is what the live engine does per token: the model step plus
+sampling. Three paths
 over the same weights, measured in the same run:
 
 - ``eager``: ``nn.LSTM`` through the model's own ``step`` (TorchStep), torch's CPU kernels;
@@ -118,9 +119,15 @@ def time_block(fn, tokens: list[int], pace: float) -> list[float]:
     return out
 
 
+def shipped() -> list[str]:
+    """Every model in checkpoints/ (not a run's resume state): each gets its rows."""
+    found = sorted(checkpoint.SHIPPED_DIR.glob("*.pt"))
+    return [p.stem for p in found if not p.name.endswith(".resume.pt")]
+
+
 def models(quick: bool) -> list[tuple[str, LSTMModel, object]]:
     out = []
-    for name in ("folk_melody", "chorale_poly"):
+    for name in shipped():
         try:
             loaded = checkpoint.load(checkpoint.resolve(name))
         except Exception as err:  # a model not trained yet is left out, and said so
