@@ -26,7 +26,8 @@ from livegen.snapshot import Snapshot
 from livegen.tui.models import Catalog, ModelEntry, ModelInfo
 
 # The fixed model list (target -> name, origin, info): two melody models, a performance one
-# (another tick rate: it cannot be switched in) and an unreadable file.
+# (another tick rate: the engine switches to it and renumbers the ticks) and an unreadable
+# file.
 MODELS = {
     "tiny_a": ("tiny_a_melody", "shipped", ModelInfo("melody", 4, 9_452, 41_233, 2.314, 0.3125)),
     "tiny_b": ("tiny_b_melody", "user", ModelInfo("melody", 4, 9_452, 41_233, 2.207, 0.335)),
@@ -95,6 +96,7 @@ class FakeEngineClient:
         self.closed = False
         self.notes_off = 0  # times every note was ended (stop, panic, close)
         self.gone: str | None = None  # the process died: submit raises this
+        self.vanished: set[str] = set()  # models whose file is gone: the switch worker's notice
 
     # ---- the client's surface -------------------------------------------------------------
     def submit(self, command: Any) -> int:
@@ -176,13 +178,10 @@ class FakeEngineClient:
             self._publish(**{command.control.value: value})
         elif isinstance(command, SwitchModel):
             name, _, info = MODELS[command.target]
-            if info.ticks_per_quarter != 4:
-                self._notice(
-                    f"cannot switch model: {name} runs at {info.ticks_per_quarter} ticks per "
-                    "quarter, this session at 4; restart livegen with it"
-                )
-            else:
-                self._publish(model=name)
+            if command.target in self.vanished:  # as switch.Switcher words a failed load
+                self._notice(f"cannot switch model: /models/{command.target}.pt: no such file")
+            else:  # any grid: the engine renumbers the session's ticks (switch.Regrid)
+                self._publish(model=name, ticks_per_quarter=info.ticks_per_quarter)
                 self._notice(f"switched to {name}")
         elif isinstance(command, Do):
             self._act(command.action)

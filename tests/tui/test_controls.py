@@ -219,18 +219,28 @@ def test_switch_models_from_the_list(panel):
             await until(pilot, lambda: table.get_cell("tiny_b", "model").startswith("▶"), "▶")
             assert any(n == "switched to tiny_b_melody" for n in app.notices)
 
-            await pilot.press("down", "enter")  # another tick rate: refused, session goes on
+            await pilot.press("down", "enter")  # another tick rate: switched as any other
+            await ticks(pilot, engine)
+            await until(pilot, lambda: table.get_cell("tiny_perf", "model").startswith("▶"), "▶")
+            assert engine.snapshot().ticks_per_quarter == 12
+            assert app.notices[-1] == "switched to tiny_performance"
+            engine.vanished.add("tiny_b")
+            await pilot.press("up", "enter")  # its file is gone: the engine says so, goes on
             await ticks(pilot, engine)
             await until(pilot, lambda: app.notices[-1].startswith("cannot switch"), "refusal")
-            assert "restart livegen with it" in app.notices[-1]
-            await pilot.press("down", "enter")  # unreadable: refused by the panel itself
+            assert "tiny_b.pt: no such file" in app.notices[-1]
+            await pilot.press("down", "down", "enter")  # unreadable: refused by the panel itself
             assert app.notices[-1].startswith("cannot switch model: broken.pt")
-            assert engine.commands == [SwitchModel("tiny_b"), SwitchModel("tiny_perf")]
+            assert engine.commands == [
+                SwitchModel("tiny_b"),
+                SwitchModel("tiny_perf"),
+                SwitchModel("tiny_b"),
+            ]
             await ticks(pilot, engine)
             snap = engine.snapshot()
-            assert snap.model == "tiny_b_melody" and snap.running and snap.error is None
-            assert table.get_cell("tiny_b", "model").startswith("▶")
-            assert not table.get_cell("tiny_perf", "model").startswith("…")
+            assert snap.model == "tiny_performance" and snap.running and snap.error is None
+            assert table.get_cell("tiny_perf", "model").startswith("▶")
+            assert not table.get_cell("tiny_b", "model").startswith("…")
 
     run(scenario())
 
