@@ -72,11 +72,16 @@ class DataConfig:
     # a STEP, as it is live after silence, so an evaluation can count every tick of a piece.
     lead_in: int = 0
     beats_per_bar: int = 4  # the meter (quarters per bar) of pieces that do not give their own
+    # A bl2012 JSON source's step in quarter notes (0.5: eighths); None: guessed from the
+    # file's name (16th, piano_midi), which a user's copy under another name would defeat.
+    step_quarters: float | None = None
 
     def __post_init__(self) -> None:
         _require(self.transpose >= 0, "transpose", "must be >= 0")
         _require(self.lead_in >= 0, "lead_in", "must be >= 0")
         _require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
+        step = self.step_quarters
+        _require(step is None or step > 0, "step_quarters", "must be > 0 or null")
         # Silence before a parted piece would move its notes off their bar lines.
         _require(not (self.lead_in and self.parts), "lead_in", "must be 0 with parts")
         _require(self.limit is None or self.limit >= 1, "limit", "must be >= 1 or null")

@@ -190,6 +190,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         seed=cfg.data.seed,
         limit=cfg.data.limit,
         progress=progress and main_proc,
+        step_quarters=cfg.data.step_quarters,
     )
     if not split.train or not split.valid:
         raise DataError(

@@ -85,6 +85,23 @@ def test_the_shipped_piano_recipe_is_the_benchmark_recipe_under_its_own_name():
     assert shipped == bench
 
 
+def test_the_shipped_piano_model_was_made_by_its_recipe():
+    """Every setting the checkpoint was trained with is what configs/piano_poly.yaml says:
+    a change to the recipe (or its base) that would make another model fails here."""
+    import torch
+
+    stored = torch.load(REPO / "checkpoints" / "piano_poly.pt", weights_only=True)["config"]
+    recipe = to_dict(load_config(REPO / "configs" / "piano_poly.yaml", ["--train.threads=1"]))
+    differ = {
+        f"{section}.{key}": (value, recipe[section].get(key))
+        for section, keys in stored.items()
+        for key, value in keys.items()
+        if recipe[section].get(key) != value
+        and f"{section}.{key}" not in ("train.name", "train.out")
+    }
+    assert not differ, differ
+
+
 def test_a_base_recipe_is_read_first_and_the_file_wins_key_by_key(tmp_path):
     write(tmp_path, "data:\n  source: bach\n  limit: 7\ncodec:\n  name: poly\n", "under.yaml")
     path = write(tmp_path, "base: under.yaml\ndata:\n  limit: 3\n", "over.yaml")
@@ -216,6 +233,7 @@ def test_wrong_type_in_override(arg, words):
         ("--schedule=linear", "train.schedule"),
         ("--dropout=1.5", "model.dropout"),
         ("--lead_in=-1", "data.lead_in"),
+        ("--step_quarters=0", "data.step_quarters"),
     ],
 )
 def test_invalid_value(arg, key):

@@ -115,6 +115,26 @@ def test_resume_continues_an_interrupted_run_exactly(midi_folder, tmp_path, monk
     assert resumed["val_nll"] == pytest.approx(straight["val_nll"], rel=1e-6)
 
 
+def test_the_recipe_step_length_reaches_the_loader(tmp_path, monkeypatch):
+    """A user's copy of the Piano-midi.de split under any name is read in eighth notes."""
+    import livegen.train as loop
+    from livegen.data import DataError
+
+    seen: dict = {}
+
+    def load(source, **kwargs):
+        seen.update(kwargs, source=source)
+        raise DataError("read no further")
+
+    monkeypatch.setattr(loop, "load_pieces", load)
+    cfg = load_config(
+        "configs/piano_poly.yaml", ["--source=my_copy.json", f"--train.out={tmp_path}"]
+    )
+    with pytest.raises(DataError, match="read no further"):
+        train(cfg, progress=False)
+    assert seen["source"] == "my_copy.json" and seen["step_quarters"] == 0.5
+
+
 def test_pianoroll_on_a_bl2012_json(tmp_path):
     rng = np.random.default_rng(1)
 
