@@ -43,6 +43,18 @@ def wait_for(pred, timeout: float, what: str):
     raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
 
 
+def stop_and_wait(engine) -> float:
+    """Stop livegen; when the stop has been applied and every note it ended is off."""
+    seq = engine.submit(Do(Action.STOP))
+
+    def stopped():
+        snap = engine.snapshot()
+        return snap.applied >= seq and not snap.open_notes
+
+    wait_for(stopped, 5, "the stop to end every note")
+    return time.perf_counter()
+
+
 class Ticks:
     """Wraps ``engine.tick``: per tick, the beat and deadline it started at, and the model."""
 
@@ -137,9 +149,7 @@ def test_a_switch_to_another_grid_and_back_keeps_the_beat_and_ends_every_note(
             snap = engine.snapshot()
             assert snap.ticks_per_quarter == GRID[target], snap
             time.sleep(1.5)  # three beats of the new model
-        engine.submit(Do(Action.STOP))
-        wait_for(lambda: not engine.snapshot().open_notes, 5, "the stop to end every note")
-        quiet = time.perf_counter()
+        quiet = stop_and_wait(engine)
         time.sleep(BEAT)  # a quarter of quiet: nothing more may strike
         report = p.quit()  # before close: the notes must end without the final all-off
     finally:
@@ -170,8 +180,11 @@ def test_a_model_ready_between_the_eighths_waits_for_the_next_one(jack_server, p
     prepared, handed_in = [], []
 
     def before(n):
-        # An odd tick of the 16th grid with notes sounding: no eighth-note line here.
-        if prepared and not handed_in and n % 2 == 1 and engine.scheduler.open_notes():
+        # An odd tick of the 16th grid (no eighth-note line) with notes sounding that tick n
+        # does not end (nothing is due at it), so they still sound when the switch lands.
+        sched = engine.scheduler
+        quiet = sched.next_tick() is None or sched.next_tick() > n
+        if prepared and not handed_in and n % 2 == 1 and sched.open_notes() and quiet:
             handed_in.append(n / engine.tpq)
             engine.switcher.put_back(prepared.pop())
 
@@ -186,9 +199,7 @@ def test_a_model_ready_between_the_eighths_waits_for_the_next_one(jack_server, p
         prepared.append(engine.switcher.prepare(load_model("piano_poly")))
         wait_for(lambda: engine.snapshot().model == "piano_poly", 10, "the switch to piano_poly")
         time.sleep(1.0)
-        engine.submit(Do(Action.STOP))
-        wait_for(lambda: not engine.snapshot().open_notes, 5, "the stop to end every note")
-        quiet = time.perf_counter()
+        quiet = stop_and_wait(engine)
         time.sleep(BEAT)
         report = p.quit()
     finally:
