@@ -35,6 +35,7 @@ from livegen.live_config import LiveConfig
 from livegen.midi_io import lost_message
 from livegen.modes import End, Modes
 from livegen.notes import Tick, notes_to_ticks
+from livegen.parts_player import make_player
 from livegen.player import Player
 from livegen.realtime import Realtime, StepTimes
 from livegen.recording import Recording
@@ -44,6 +45,7 @@ from livegen.scheduler import Scheduler
 from livegen.snapshot import YOU, PianoRoll, Picture, Snapshot
 from livegen.switch import WARM_BARS, History, Switcher, install
 from livegen.voice import Voice
+from livegen.voice_step import VoiceStep
 
 LATE = 0.002  # a tick sent more than this after its deadline counts as late
 ALIVE_EVERY = 1.0  # seconds between port-loss checks (listing ports is not free)
@@ -104,12 +106,13 @@ class Engine:
         # The worker builds Players from values, never from the engine itself.
         sampler, device, precision = self.sampler, self.device, cfg.precision
         bpb = cfg.beats_per_bar
-        build = lambda ld: Player(ld.model, ld.codec, sampler, device, precision, bpb)  # noqa: E731
+        build = lambda ld: make_player(ld.model, ld.codec, sampler, device, precision, bpb)  # noqa: E731
         self.switcher = Switcher(self.history, build, loader)
         self._primer = primer
 
         self._inbox: list[tuple[float, mido.Message]] = []
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
+        self.parts = VoiceStep(lambda text: self.picture.notice(text))  # and harmonize's table
         self.n = 0  # the next tick to run
         self.late_ticks = 0
         self.ignored_input = 0
@@ -269,6 +272,7 @@ class Engine:
                 continue
             if self.settings.passthrough and kind in ("note_on", "note_off"):
                 self.scheduler.pass_through(msg, self.channel)
+            self.parts.between(msg, self.n, self.voice)  # harmonize: the harmony goes out now
             self._inbox.append((stamp, msg))
 
     def _take_inbox(self) -> list[tuple[float, mido.Message]]:
@@ -319,18 +323,18 @@ class Engine:
         voice = self.voice
         t0 = time.perf_counter()
         with torch.inference_mode():
-            hearing = heard.tick
-            if self._adopt is not None:  # a switch at this tick: the old plan sounded now
-                hearing, self._adopt = hearing.merge(self._adopt), None
-            answer = voice.player.step(hearing, play, n)
+            adopt, self._adopt = self._adopt, None  # a switch at this tick: the old plan
+            velocity = self.controls.velocity(self.hearing)
+            self.parts.step(voice, heard.tick, adopt, play, n, velocity)  # voice_step.py
             self.steps.add(time.perf_counter() - t0, n)
-            voice.play(n + 1, answer, self.controls.velocity(self.hearing))
             if applied.ending or decision.end is End.NOTES:
                 voice.end(n, self.settings.channel)
             for action in applied.after:
                 self.controls.finish(action, n, self.hearing)
             if decision.end is End.BEGIN and play:
                 voice.begin_answer()
+            follow = self.settings.velocity == "player"
+            self.parts.plan(voice, n + 1, self.settings.mode, self.modes.playing, velocity, follow)
         self.history.record(n, voice.player.heard)
         self.n = n + 1
         self._publish()
@@ -345,8 +349,10 @@ class Engine:
     # ---- model switch -------------------------------------------------------------------
     def _player(self, loaded: Loaded, key: str | None) -> Player:
         """A player for ``loaded``, locked to ``key`` (None: no key lock)."""
-        player = Player(loaded.model, loaded.codec, self.sampler, self.device, self.cfg.precision)
-        player.beats_per_bar = self.cfg.beats_per_bar  # the bar a metric model counts in
+        cfg = self.cfg  # beats_per_bar: the bar a metric model counts in
+        player = make_player(
+            loaded.model, loaded.codec, self.sampler, self.device, cfg.precision, cfg.beats_per_bar
+        )
         player.set_key_mask(key_pitches(key))
         return player
 

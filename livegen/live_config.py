@@ -41,7 +41,9 @@ class LiveConfig:
         aliases=("--model",),
     )
     mode: str = _setting(
-        "continue", "how to play: continue (call and response), accompany or free", choices=MODES
+        "continue",
+        "how to play: continue (call and response), accompany, harmonize (parts models) or free",
+        choices=MODES,
     )
     temperature: float = _setting(
         0.9, "sampling temperature; 0 picks the likeliest token", metavar="T"

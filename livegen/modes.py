@@ -11,6 +11,9 @@ out.
   call), then listen again. Striking a key while livegen answers ends the answer.
 - ``accompany``: play every tick while the musician plays; end livegen's notes when they
   stop.
+- ``harmonize`` (parts models): as ``accompany``, and the harmony of a note you strike sounds
+  with it, from a table planned one tick ahead (livegen/harmonize.py). With a single-stream
+  model it plays as ``accompany`` (the engine says so once).
 - ``free``: play on without waiting.
 """
 
@@ -27,6 +30,7 @@ if TYPE_CHECKING:
 class Mode(str, Enum):
     CONTINUE = "continue"
     ACCOMPANY = "accompany"
+    HARMONIZE = "harmonize"
     FREE = "free"
 
     def next(self) -> Mode:
@@ -163,7 +167,7 @@ class Modes:
             self.phase = Phase.PLAYING
             return PLAY
         quiet = n - self.last_heard
-        if self.mode is Mode.ACCOMPANY:
+        if self.mode in (Mode.ACCOMPANY, Mode.HARMONIZE):
             if quiet < self.silence_ticks:
                 self.phase = Phase.ACCOMPANYING
                 return PLAY

@@ -6,14 +6,25 @@ part is conditioned on yours *in the same tick*: ``step_parts`` feeds your half 
 and adopts the fork, since what it sampled is what sounds now. When livegen does not play,
 my half is teacher forced instead: my notes go on as they are (held), or silence.
 
-Everything else (reset, cancel, release, key lock, the fork) is the Player's.
+A half of mine can also come from outside the step: the harmonize table (harmonize.py)
+planned it for the yours that came and already sent it (``mine=``, teacher forced, or
+``adopt`` of the planned state itself), or, at a model switch, the old model's plan sounded
+in it (``take_over``). Everything else (reset, cancel, release, key lock, the fork) is the
+Player's. :func:`make_player` picks the Player a codec needs.
 """
 
 from __future__ import annotations
 
+from livegen.codecs.base import Codec
 from livegen.codecs.parts import PartsCodec
 from livegen.notes import EMPTY_TICK, Tick
-from livegen.player import Player
+from livegen.player import Mark, Player
+
+
+def make_player(model, codec: Codec, sampler, device="cpu", precision="auto", beats_per_bar=4):
+    """A :class:`PartsPlayer` for a parts codec, else the single-stream :class:`Player`."""
+    kind = PartsPlayer if isinstance(codec, PartsCodec) else Player
+    return kind(model, codec, sampler, device, precision, beats_per_bar)
 
 
 class PartsPlayer(Player):
@@ -28,13 +39,16 @@ class PartsPlayer(Player):
             raise TypeError(f"PartsPlayer needs a parts codec, not {codec.name!r}")
         super().__init__(model, codec, sampler, device, precision, beats_per_bar)
 
-    def step_parts(self, yours: Tick, play: bool, tick: int | None = None) -> Tick:
+    def step_parts(
+        self, yours: Tick, play: bool, tick: int | None = None, mine: Tick | None = None
+    ) -> Tick:
         """Tick n: hear your part of n, then play (or, not playing, hear) my part of n.
 
         ``tick`` is n as the engine counts it (None: one after the last step); both halves
         go in at tick n's bar position (a metric model). Returns my part's note events for
         tick n, to sound now: the sampled half when ``play``, else nothing (my notes held
-        so far go on; ``cancel`` ends them).
+        so far go on; ``cancel`` ends them). ``mine``: my half already sounded (sent from
+        the harmonize table): heard as it is, whatever ``play`` says.
         """
         self.ticks = n = self.ticks if tick is None else tick  # _plan plans tick self.ticks
         pos = self.position(n)
@@ -46,7 +60,10 @@ class PartsPlayer(Player):
         for token in stream.listen_yours(yours):  # your half: always teacher forced
             self.logits.copy_(self._feed(token, self.state, pos))
         self.heard_anything = True
-        if play:
+        if mine is not None:
+            for token in stream.listen_mine(mine):
+                self.logits.copy_(self._feed(token, self.state, pos))
+        elif play:
             plan = self._plan()  # my half on the fork, from the stream as it stands after MID
             mine = plan.tick
             tokens = stream.listen_mine(mine)
@@ -62,6 +79,11 @@ class PartsPlayer(Player):
             for token in stream.listen_mine(mine):
                 self.logits.copy_(self._feed(token, self.state, pos))
         self.ticks = n + 1
+        return self._sounded(yours, mine)
+
+    def _sounded(self, yours: Tick, mine: Tick) -> Tick:
+        """Tick n was heard as ``yours`` and ``mine``: what sounds, and notes now lost."""
+        stream = self.stream
         self.heard = yours.merge(mine)
         self.sounding.difference_update(mine.offs)
         self.sounding.update(p for p, _ in mine.ons)
@@ -71,3 +93,47 @@ class PartsPlayer(Player):
             self.sounding.difference_update(lost)
             mine = mine.merge(Tick(offs=lost))
         return mine
+
+    def adopt(self, yours: Tick, mine: Tick, state, logits, stream, tick: int) -> Tick:
+        """Tick ``tick`` as a harmonize candidate planned it: its state becomes mine, no step.
+
+        ``state`` (a stepper state), ``logits`` and ``stream`` are the candidate's after both
+        halves; it was planned with the releases pending then, so none are pending now.
+        """
+        self.stepper.copy_state(self.state, state)
+        self.logits.copy_(logits)
+        self.stream = stream
+        self._pending_offs = ()
+        self.plan = None
+        self.heard_anything = True
+        self.ticks = tick + 1
+        return self._sounded(yours, mine)
+
+    def take_over(self, yours: Tick, old_plan: Tick, tick: int) -> Tick:
+        """The tick of a switch to this model: the old model's plan sounded now as my half.
+
+        It is heard as mine, teacher forced, but stays the old model's: the voice already
+        ends its notes at the next tick, and this model hears their release then (pending,
+        folded as my part heard them). Returns nothing to sound; I play from the next tick.
+        """
+        pending, self._pending_offs = self._pending_offs, ()
+        self.step_parts(yours, play=False, tick=tick, mine=old_plan)
+        self.sounding.difference_update(p for p, _ in old_plan.ons)
+        fold = self.codec.my_part.fold
+        self._pending_offs = tuple(sorted(set(pending) | {fold(p) for p in pending}))
+        return EMPTY_TICK
+
+    def rewind(self, mark: Mark) -> Tick:
+        """Regenerate: back to ``mark`` (after the answer's first tick, both halves heard).
+
+        My half of that tick is in the mark's state, and the voice has ended those notes:
+        the next tick hears them released, and samples the answer afresh from there.
+        """
+        self.stepper.copy_state(self.state, mark.state)
+        self.stream = mark.stream.copy()
+        self.logits.copy_(mark.logits)
+        self.heard_anything = mark.heard_anything
+        self.sounding.clear()
+        self.plan = None
+        self._pending_offs = tuple(sorted(self.stream.mine))
+        return EMPTY_TICK

@@ -43,7 +43,7 @@ CONTROLS = (
 class Preset:
     description: str = ""  # one line, shown in the panel's preset list
     checkpoint: str | None = None  # shipped model name or path to a .pt file
-    mode: str | None = None  # continue, accompany or free
+    mode: str | None = None  # continue, accompany, harmonize or free
     temperature: float | None = None
     bpm: float | None = None  # the internal clock's tempo
     response_bars: float | None = None  # continue: answer length; 0 = as long as the call

@@ -135,6 +135,31 @@ class Sampler:
         cum = np.cumsum(p)  # (V,)
         return self._pick(cum)
 
+    def sample_rows(self, logits: np.ndarray, masks: np.ndarray) -> np.ndarray:
+        """One token per row of ``logits`` (B, V), never one its row of ``masks`` forbids.
+
+        The batched ``sample`` of the harmonize table (livegen/harmonize.py): one uniform per
+        row, in row order, the same inverse CDF; nucleus sampling goes row by row.
+        """
+        z = np.asarray(logits, dtype=np.float64)  # (B, V)
+        allowed = np.asarray(masks, dtype=bool)  # (B, V)
+        if not allowed.any(axis=1).all():
+            raise ValueError("the mask forbids every token")
+        if self._temperature <= 0.0:
+            return np.where(allowed, z, -np.inf).argmax(axis=1)  # (B,)
+        if self._top_p < 1.0:
+            return np.array([self.sample(z[b], allowed[b]) for b in range(z.shape[0])])
+        w = np.where(allowed, z / self._temperature, -np.inf)  # (B, V)
+        top = w.max(axis=1, keepdims=True)  # (B, 1)
+        if not np.isfinite(top).all():
+            raise ValueError("logits give no probability to any allowed token")
+        cum = np.cumsum(np.exp(w - top), axis=1)  # (B, V)
+        u = np.array([self._uniform() for _ in range(z.shape[0])]) * cum[:, -1]  # (B,)
+        picked = (cum <= u[:, None]).sum(axis=1)  # the first index whose mass exceeds u
+        # u * total rounded up to total: the last allowed token of the row instead.
+        last = allowed.shape[1] - 1 - allowed[:, ::-1].argmax(axis=1)
+        return np.minimum(picked, last)
+
     def _sample_small(self, z: np.ndarray, allowed: np.ndarray | None) -> int:
         """``sample`` without NumPy for a small vocabulary: the same draw, in plain floats."""
         values = z.tolist()

@@ -31,6 +31,12 @@ class Voice:
             self.scheduler.schedule(at, events, self.channel, velocity)
             self.roll.record(events, at, LIVEGEN)
 
+    def sound(self, n: int, events: Tick, velocity: int | None = None) -> None:
+        """``events`` of tick ``n`` sound now (a parts model's part of the tick it just heard)."""
+        if events:
+            self.play(n, events, velocity)
+            self.scheduler.send_due(n)
+
     def end(self, n: int, channel: int | None = None) -> None:
         """livegen's notes end at ``n + 1``; then its notes sound on ``channel``, if given."""
         self.scheduler.clear_pending(("note_on",))

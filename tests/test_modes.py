@@ -24,11 +24,7 @@ def test_the_decisions_are_what_the_engine_reads():
     assert (PLAY.play, PLAY.end) == (True, End.NONE)
     assert (END.play, END.end) == (False, End.NOTES)
     assert (BEGIN.play, BEGIN.end) == (True, End.BEGIN)
-    assert [Mode.CONTINUE.next(), Mode.ACCOMPANY.next(), Mode.FREE.next()] == [
-        Mode.ACCOMPANY,
-        Mode.FREE,
-        Mode.CONTINUE,
-    ]
+    assert [m.next() for m in Mode] == [Mode.ACCOMPANY, Mode.HARMONIZE, Mode.FREE, Mode.CONTINUE]
 
 
 def test_continue_listens_while_nobody_plays():
@@ -111,8 +107,10 @@ def test_end_call_is_for_continue_mode_only():
         assert not modes(mode).end_call(0)
 
 
-def test_accompany_plays_while_heard_and_ends_when_the_musician_stops():
-    m = modes(Mode.ACCOMPANY)
+@pytest.mark.parametrize("mode", [Mode.ACCOMPANY, Mode.HARMONIZE])
+def test_accompany_plays_while_heard_and_ends_when_the_musician_stops(mode):
+    """harmonize decides as accompany does; only how the voice answers differs (voice_step)."""
+    m = modes(mode)
     assert run(m, 0, 5, 1) == [LISTEN] * 5  # nothing heard yet: nothing played
     out = run(m, 5, 20, 1, struck={5, 9}, sounding=set(range(5, 12)))
     # Heard up to 11: plays while the silence is shorter than SILENCE, then END once.

@@ -39,7 +39,9 @@ CONTROLS: tuple[Control, ...] = (
     Control("question_mark,f1", "? F1", "help", "Help", "this screen: every key", True),
     Control("space", "space", "toggle", "Start/stop", "stop answering (notes end) / start", True),
     Control("p", "p", "panic", "Panic", "all notes off now, on every channel", True),
-    Control("m", "m", "cycle_mode", "Mode", "next mode: continue, accompany, free", True),
+    Control(
+        "m", "m", "cycle_mode", "Mode", "next mode: continue, accompany, harmonize, free", True
+    ),
     Control(
         "right_square_bracket",
         "]",

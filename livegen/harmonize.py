@@ -1,0 +1,174 @@
+"""The harmonize table: livegen's part of tick n, planned after tick n - 1 for each yours.
+
+In ``harmonize`` mode (design.md, "harmonize") the harmony of a note you strike sounds with
+it, not a tick later. Right after tick n - 1's step, :func:`plan` forks the state once per
+*yours* half you might play at tick n: each pitch of your part's range struck (your part is
+monophonic in chorale_harmony: a strike replaces the held note), your notes held, and
+silence. One batched step of the model itself (``B = range + 2`` rows; the fused batch-1
+stepper stays for the normal steps) feeds each candidate's half of yours, then samples my
+half on every row at once, under each row's grammar. A :class:`Table` keeps each row's
+events, tokens, state, logits and stream, so a note-on arriving between ticks is answered
+from it at once (engine ``_between``) and tick n adopts that row instead of stepping again.
+
+:func:`melody_tick` is how a monophonic part hears a tick, the table and the step alike: a
+strike replaces the held note (a legato overlap would otherwise keep the higher one), and a
+chord's highest note is the melody. Notes outside your part's range fold by octaves into it
+(the codec's fold), so the row of the folded pitch answers them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from livegen.codecs.base import Accept
+from livegen.codecs.parts_stream import PartsStream
+from livegen.model import State
+from livegen.notes import DEFAULT_VELOCITY, EMPTY_TICK, Tick
+from livegen.parts_player import PartsPlayer
+
+
+@dataclass(frozen=True, slots=True)
+class Row:
+    """One candidate of the table: your half, my half planned for it, and what it left."""
+
+    yours: Tick
+    tokens: tuple[int, ...]  # your half's tokens (ending with MID): what a heard yours matches
+    mine: Tick  # my half as events, to sound
+    stream: PartsStream  # after both halves
+    usable: bool  # my half listens back to the tokens sampled (always, unless the grammar errs)
+
+
+class Table:
+    """The rows planned for tick ``tick`` from one state of one player, and their states."""
+
+    def __init__(
+        self, player: PartsPlayer, tick: int, base: PartsStream, pending, rows, h, c, logits
+    ):
+        self.player = player
+        self.tick = tick
+        self.base = base  # the player's stream the rows were planned from
+        self.pending = pending  # the player's pending releases then (the rows heard them)
+        self.rows: list[Row] = rows
+        self._h, self._c = h, c  # (L, B, H) each: every row's state after both halves
+        self._logits = logits  # (B, V) on the CPU
+        self.by_tokens = {row.tokens: b for b, row in enumerate(rows)}
+
+    def valid_for(self, player, tick: int) -> bool:
+        """Whether the table still describes ``player`` at ``tick`` (nothing ended, reset,
+        switched or jumped since it was planned)."""
+        return (
+            player is self.player
+            and tick == self.tick
+            and player.stream is self.base
+            and player._pending_offs == self.pending
+        )
+
+    def row_for(self, yours: Tick) -> int | None:
+        """The row whose half of yours is what ``yours`` makes the stream hear, if any."""
+        tokens = tuple(self.base.copy().listen_yours(yours))
+        b = self.by_tokens.get(tokens)
+        return b if b is not None and self.rows[b].usable else None
+
+    def adopt(self, b: int, yours: Tick) -> Tick:
+        """Row ``b`` becomes the player's tick (no step); returns my half (and lost offs)."""
+        row = self.rows[b]
+        state = State(self._h[:, b : b + 1], self._c[:, b : b + 1])  # (L, 1, H) x2
+        return self.player.adopt(yours, row.mine, state, self._logits[b], row.stream, self.tick)
+
+
+def melody_tick(heard: Tick, held: set[int]) -> tuple[Tick, bool]:
+    """A monophonic part's half of a tick: a strike replaces ``held``; a chord's top is it.
+
+    Returns the tick and whether it was a chord (more than one note struck at once).
+    """
+    if not heard.ons:
+        return heard, False
+    top = max(heard.ons)
+    offs = tuple(sorted(held | set(heard.offs)))
+    return Tick(offs, (top,)), len(heard.ons) > 1
+
+
+def candidates(player: PartsPlayer) -> list[Tick]:
+    """Each yours you might play at the next tick: every pitch struck, held, silence."""
+    part = player.codec.your_part
+    held = set(player.stream.yours)
+    mono = part.max_notes == 1
+    out = []
+    for p in range(part.low, part.high + 1):
+        strike = Tick(ons=((p, DEFAULT_VELOCITY),))
+        out.append(melody_tick(strike, held)[0] if mono else strike)
+    out.append(EMPTY_TICK)  # your notes held (or silence, when none sounds)
+    if held:
+        out.append(Tick(offs=tuple(sorted(held))))
+    return out
+
+
+def plan(player: PartsPlayer, tick: int) -> Table:
+    """Plan my half of ``tick`` for every candidate yours, in one batch (module docstring)."""
+    model, sampler = player.model, player.sampler
+    base, pending = player.stream, player._pending_offs
+    start = base.copy()
+    start.release_mine(pending)  # as step_parts would, first thing at the tick
+    yours = candidates(player)
+    streams, y_tokens = [], []
+    for half in yours:
+        s = start.copy()
+        y_tokens.append(s.listen_yours(half))
+        streams.append(s)
+    B = len(yours)
+    w = model.head.weight
+    h0, c0 = player.state
+    h = h0.to(w.device, w.dtype).expand(-1, B, -1).contiguous()  # (L, B, H)
+    c = c0.to(w.device, w.dtype).expand(-1, B, -1).contiguous()  # (L, B, H)
+    pos = torch.full((B,), player.position(tick), dtype=torch.long, device=w.device)  # (B,)
+    logits = np.empty((B, player.codec.vocab_size), dtype=np.float32)  # (B, V)
+
+    def feed(tokens: list[int | None], h, c):
+        """One batched step; rows without a token (None) keep their state and logits."""
+        active = [t is not None for t in tokens]
+        x = torch.tensor([t if t is not None else 0 for t in tokens], device=w.device)  # (B,)
+        out, (h2, c2) = model.step(x, State(h, c), pos)  # (B, V), (L, B, H) x2
+        keep = torch.tensor(active, device=w.device).view(1, B, 1)  # (1, B, 1)
+        rows = np.flatnonzero(active)
+        logits[rows] = out[rows].float().cpu().numpy()
+        return torch.where(keep, h2, h), torch.where(keep, c2, c)
+
+    # Your halves: one or two tokens each (a strike or a hold, then MID).
+    for k in range(max(map(len, y_tokens))):
+        h, c = feed([t[k] if k < len(t) else None for t in y_tokens], h, c)
+    # My halves: sampled on every row at once, each under its own stream's grammar.
+    answers = [s.copy() for s in streams]
+    fed: list[list[int]] = [[] for _ in range(B)]
+    key = player.key_mask
+    for a in answers:
+        a.begin()
+    live = list(range(B))
+    for _ in range(player.codec.my_part.max_notes + 2):
+        if not live:
+            break
+        masks = np.stack([answers[b].mask() for b in live])  # (b, V)
+        if key is not None:
+            masks = masks & key
+        drawn = sampler.sample_rows(logits[live], masks)
+        step: list[int | None] = [None] * B
+        still = []
+        for b, token in zip(live, drawn.tolist(), strict=True):
+            verdict = answers[b].accept(token)
+            if verdict is Accept.DROP:
+                continue
+            step[b] = token
+            fed[b].append(token)
+            if verdict is not Accept.FINAL:
+                still.append(b)
+        h, c = feed(step, h, c)
+        live = still
+    rows = []
+    for b in range(B):
+        mine = answers[b].answer() if not live or b not in live else EMPTY_TICK
+        heard_back = streams[b].listen_mine(mine)
+        usable = b not in live and tuple(heard_back) == tuple(fed[b])
+        rows.append(Row(yours[b], tuple(y_tokens[b]), mine, streams[b], usable))
+    return Table(player, tick, base, pending, rows, h, c, torch.from_numpy(logits))
