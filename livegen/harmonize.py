@@ -126,19 +126,21 @@ def plan(player: PartsPlayer, tick: int) -> Table:
     pos = torch.full((B,), player.position(tick), dtype=torch.long, device=w.device)  # (B,)
     logits = np.empty((B, player.codec.vocab_size), dtype=np.float32)  # (B, V)
 
-    def feed(tokens: list[int | None], h, c):
-        """One batched step; rows without a token (None) keep their state and logits."""
-        active = [t is not None for t in tokens]
-        x = torch.tensor([t if t is not None else 0 for t in tokens], device=w.device)  # (B,)
-        out, (h2, c2) = model.step(x, State(h, c), pos)  # (B, V), (L, B, H) x2
-        keep = torch.tensor(active, device=w.device).view(1, B, 1)  # (1, B, 1)
-        rows = np.flatnonzero(active)
-        logits[rows] = out[rows].float().cpu().numpy()
-        return torch.where(keep, h2, h), torch.where(keep, c2, c)
+    def feed(rows: list[int], tokens: list[int]) -> None:
+        """One batched step of ``rows`` (the others keep their state and logits)."""
+        x = torch.tensor(tokens, device=w.device)  # (b,)
+        if len(rows) == B:
+            out, (h[:], c[:]) = model.step(x, State(h, c), pos)  # (B, V), (L, B, H) x2
+        else:  # rows done sampling cost nothing more
+            i = torch.tensor(rows, device=w.device)  # (b,)
+            out, (h2, c2) = model.step(x, State(h[:, i], c[:, i]), pos[: len(rows)])  # (b, V)
+            h[:, i], c[:, i] = h2, c2
+        logits[rows] = out.float().cpu().numpy()
 
     # Your halves: one or two tokens each (a strike or a hold, then MID).
     for k in range(max(map(len, y_tokens))):
-        h, c = feed([t[k] if k < len(t) else None for t in y_tokens], h, c)
+        rows = [b for b in range(B) if k < len(y_tokens[b])]
+        feed(rows, [y_tokens[b][k] for b in rows])
     # My halves: sampled on every row at once, each under its own stream's grammar.
     answers = [s.copy() for s in streams]
     fed: list[list[int]] = [[] for _ in range(B)]
@@ -153,17 +155,18 @@ def plan(player: PartsPlayer, tick: int) -> Table:
         if key is not None:
             masks = masks & key
         drawn = sampler.sample_rows(logits[live], masks)
-        step: list[int | None] = [None] * B
-        still = []
+        rows, tokens, still = [], [], []
         for b, token in zip(live, drawn.tolist(), strict=True):
             verdict = answers[b].accept(token)
             if verdict is Accept.DROP:
                 continue
-            step[b] = token
+            rows.append(b)
+            tokens.append(token)
             fed[b].append(token)
             if verdict is not Accept.FINAL:
                 still.append(b)
-        h, c = feed(step, h, c)
+        if rows:
+            feed(rows, tokens)
         live = still
     rows = []
     for b in range(B):

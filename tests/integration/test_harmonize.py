@@ -1,0 +1,122 @@
+"""``livegen run --mode harmonize`` through a real JACK server, played by a separate process.
+
+The peer (``midi_peer.py``, its own process and JACK client) leads with MIDI clock and plays
+a melody it wrote, each note half a tick after a tick line, so that only the harmonize
+table can answer it within a fraction of a tick: an answer computed at a tick comes half a
+tick late or more. At the peer: a harmony note-on follows every melody note-on within the
+bound, and when the peer stops the clock nothing livegen struck is left sounding.
+
+The model is a parameter: ``built`` is a fixture made here (the chorale_harmony shape; its
+head strikes a chord at every tick, so every note has a harmony to wait for);
+``chorale_harmony`` is the shipped model, once it is in checkpoints/ (skipped until then).
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import torch
+
+from livegen import checkpoint
+from livegen.model import LSTMModel, ModelConfig
+from tests.codecs.shapes import HARMONY
+from tests.integration.events import hanging, note_events
+
+pytestmark = pytest.mark.jack
+
+ROOT = Path(__file__).resolve().parents[2]
+BPM, TPQ = 100.0, 4
+TICK = 60.0 / (BPM * TPQ)  # 150 ms
+BOUND = TICK / 4  # a harmony from the table; one from a tick comes TICK / 2 late at least
+MELODY = [72, 74, 76, 74, 72, 71, 72, 79, 77, 76, 74, 72]  # one a quarter, from quarter 1
+# The share of melody notes a model must answer within BOUND (a trained model may hold its
+# chord through a passing note; the built one strikes at every tick).
+ANSWERED = {"built": 1.0, "chorale_harmony": 0.9}
+
+
+def built_model(path: Path) -> Path:
+    """A HARMONY-shaped model whose head always strikes C3 G3 E4 (then STEP): its logits are
+    the head's bias alone, so every row of every table strikes a chord."""
+    torch.manual_seed(0)
+    model = LSTMModel(ModelConfig(HARMONY.vocab_size, n_layer=2, n_hidden=32, n_embd=8)).eval()
+    names = HARMONY.token_names()
+    with torch.no_grad():
+        model.head.weight.zero_()
+        bias = model.head.bias
+        bias.fill_(-10.0)
+        for name in ("M_ON(48)", "M_ON(55)", "M_ON(64)"):
+            bias[names.index(name)] = 10.0
+        bias[HARMONY.step] = 0.0
+        bias[HARMONY.mid] = 0.0
+    checkpoint.save(path, model, HARMONY, data={}, config={}, metrics={})
+    return path
+
+
+@pytest.fixture(params=sorted(ANSWERED))
+def model(request, tmp_path) -> tuple[str, Path]:
+    if request.param == "built":
+        return "built", built_model(tmp_path / "built_harmony.pt")
+    shipped = ROOT / "checkpoints" / "chorale_harmony.pt"
+    if not shipped.exists():
+        pytest.skip("checkpoints/chorale_harmony.pt is not shipped yet")
+    return "chorale_harmony", shipped
+
+
+def start_livegen(server, ckpt: Path) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", "--clock", "midi"]
+    cmd += ["--mode", "harmonize", "--checkpoint", str(ckpt), "--temperature", "1"]
+    cmd += ["--seed", "3", "--duration", "60"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    deadline = time.monotonic() + 60  # torch and the model load first
+    line = ""
+    while "listening on" not in line:
+        line = proc.stdout.readline()
+        assert line or proc.poll() is None, proc.stderr.read()
+        assert time.monotonic() < deadline, "livegen run did not open its ports"
+    return proc
+
+
+def test_harmony_sounds_with_every_melody_note_and_nothing_is_left_sounding(
+    jack_server, peer, model, tmp_path
+):
+    name, ckpt = model
+    proc = start_livegen(jack_server, ckpt)
+    try:
+        # Each note half a tick after a tick line, released half a tick before the next one.
+        half = 0.5 / TPQ
+        rows = [[p, 1 + k + half, 1 - 2 * half, 90] for k, p in enumerate(MELODY)]
+        notes = tmp_path / "melody.json"
+        notes.write_text(json.dumps(rows))
+        quarters = len(MELODY) + 2
+        p = peer(
+            "--send-to", "livegen in", "--record-from", "livegen out", "--bpm", str(BPM),
+            "--notes-file", str(notes), "--clock", str(BPM), "--clock-pulses", str(24 * quarters),
+            "--start-delay", "1.0", "--linger", "1.5", "--duration", "40",
+        )  # fmt: skip
+        report = p.wait(timeout=60)
+    finally:
+        proc.terminate()
+        out, err = proc.communicate(timeout=20)
+    assert proc.returncode == 0, err
+    assert "Traceback" not in err, err
+    assert "all notes off (0 open)" in out, out
+    got = note_events(report["received"])
+    struck = [(t, msg[1]) for t, msg in report["sent"] if msg[0] == 0x90 and msg[2] > 0]
+    assert len(struck) == len(MELODY)
+    ons = [t for t, kind, _, _ in got if kind == "on"]
+    delays = []
+    for t_sent, _ in struck:
+        after = [t - t_sent for t in ons if t >= t_sent]
+        delays.append(min(after) if after else float("inf"))
+    answered = sum(d <= BOUND for d in delays)
+    shown = ", ".join(f"{d * 1000:.1f}" for d in delays)
+    assert answered >= ANSWERED[name] * len(MELODY), f"harmony delays (ms): {shown}"
+    # The peer's Stop ended livegen's notes at once (transport stop); nothing sounds after.
+    assert hanging(got) == set(), got[-8:]
