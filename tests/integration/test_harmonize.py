@@ -26,6 +26,7 @@ from livegen import checkpoint
 from livegen.model import LSTMModel, ModelConfig
 from tests.codecs.shapes import HARMONY
 from tests.integration.events import hanging, note_events
+from tests.integration.test_boundary import engine_child, gone
 
 pytestmark = pytest.mark.jack
 
@@ -67,8 +68,8 @@ def model(request, tmp_path) -> tuple[str, Path]:
     return "chorale_harmony", shipped
 
 
-def start_livegen(server, ckpt: Path) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", "--clock", "midi"]
+def start_livegen(server, ckpt: Path, *flags: str) -> subprocess.Popen:
+    cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", *flags]
     cmd += ["--mode", "harmonize", "--checkpoint", str(ckpt), "--temperature", "1"]
     cmd += ["--seed", "3", "--duration", "60"]
     proc = subprocess.Popen(
@@ -87,7 +88,7 @@ def test_harmony_sounds_with_every_melody_note_and_nothing_is_left_sounding(
     jack_server, peer, model, tmp_path
 ):
     name, ckpt = model
-    proc = start_livegen(jack_server, ckpt)
+    proc = start_livegen(jack_server, ckpt, "--clock", "midi")
     try:
         # Each note half a tick after a tick line, released half a tick before the next one.
         half = 0.5 / TPQ
@@ -120,3 +121,25 @@ def test_harmony_sounds_with_every_melody_note_and_nothing_is_left_sounding(
     assert answered >= ANSWERED[name] * len(MELODY), f"harmony delays (ms): {shown}"
     # The peer's Stop ended livegen's notes at once (transport stop); nothing sounds after.
     assert hanging(got) == set(), got[-8:]
+
+
+def test_sigkill_of_livegen_run_mid_harmony_ends_every_note(jack_server, peer, tmp_path):
+    """The client goes while the table's harmony and livegen's part sound: the engine's
+    process ends them all (a melody held long, so something is sounding when it goes)."""
+    proc = start_livegen(jack_server, built_model(tmp_path / "built_harmony.pt"))
+    try:
+        engine_pid = engine_child(proc.pid)
+        p = peer(
+            "--send-to", "livegen in", "--record-from", "livegen out",
+            "--notes", "72:0:2,74:2:2,76:4:8",
+        )  # fmt: skip
+        time.sleep(4.0)
+        proc.kill()
+        proc.wait(10)
+        assert gone(engine_pid), "the engine process outlived its client"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    got = note_events(p.quit(timeout=20)["received"])
+    assert sum(1 for e in got if e[1] == "on") >= 3, got
+    assert hanging(got) == set(), f"left sounding after SIGKILL: {hanging(got)}"

@@ -1,0 +1,144 @@
+"""Reaction of ``harmonize`` through a real JACK server, against pass-through in the same run.
+
+``livegen run --mode harmonize --passthrough`` runs on a private ``jackd -d dummy`` server
+(48 kHz, 256-frame periods: 5.33 ms); a separate process (tests/integration/midi_peer.py)
+plays a melody into it, one note every 8th at a random phase of the tick, and records
+what comes back, all stamped at the peer. For each melody note-on:
+
+- pass-through: the echo of the same pitch (livegen's MIDI thru, the reference);
+- harmony: livegen's first other note-on after it (from the harmonize table, sent in the
+  same pass between ticks right after the echo);
+- missed: no harmony within one tick; a note whose echo is missing too never reached
+  livegen (JACK's dummy driver drops events in an xrun) and is counted apart.
+
+The model is the built fixture of tests/integration/test_harmonize.py (the chorale_harmony
+shape, a chord struck in every row), or ``--checkpoint``. Headless (no panel). Writes
+bench/results/harmonize_latency.json.
+
+    .venv/bin/python bench/harmonize_latency.py                  # 400 notes, ~2 minutes
+    .venv/bin/python bench/harmonize_latency.py --notes 2000     # the issue's count, ~9 min
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from bench.step_latency import machine  # noqa: E402
+from livegen.jack import start_dummy_jack  # noqa: E402
+from tests.integration.events import note_events  # noqa: E402
+from tests.integration.test_harmonize import built_model  # noqa: E402
+
+PEER = ROOT / "tests" / "integration" / "midi_peer.py"
+BPM, TPQ = 120.0, 4
+TICK = 60.0 / (BPM * TPQ)
+
+
+def melody(n: int, seed: int = 0) -> list[list[float]]:
+    """``n`` notes of 60..81 (not 64, a pitch the built model plays), one per 8th."""
+    rng = np.random.default_rng(seed)
+    pitches = [p for p in range(60, 82) if p != 64]
+    rows = []
+    for k in range(n):
+        start = 1.0 + 0.5 * k + float(rng.uniform(0.0, 0.2))  # any phase of the tick
+        rows.append([int(rng.choice(pitches)), start, 0.25, 90])
+    return rows
+
+
+def stats(ms: np.ndarray) -> dict:
+    if len(ms) == 0:
+        return {"n": 0}
+    return {
+        "n": len(ms),
+        "p50_ms": round(float(np.percentile(ms, 50)), 3),
+        "p99_ms": round(float(np.percentile(ms, 99)), 3),
+        "max_ms": round(float(ms.max()), 3),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=400)
+    ap.add_argument("--checkpoint", help="a parts model (default: the built fixture)")
+    out = ROOT / "bench" / "results" / "harmonize_latency.json"
+    ap.add_argument("--out", type=Path, default=out)
+    args = ap.parse_args()
+    server = start_dummy_jack()
+    tmp = Path(tempfile.mkdtemp(prefix="livegen-bench-"))
+    ckpt = Path(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
+    env = {**server.env, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", "--bpm", str(BPM)]
+    cmd += ["--mode", "harmonize", "--passthrough", "--checkpoint", str(ckpt)]
+    cmd += ["--temperature", "1", "--seed", "3", "--duration", "3600"]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    try:
+        while "listening on" not in (line := proc.stdout.readline()):
+            if not line and proc.poll() is not None:
+                raise SystemExit(f"livegen run failed: {proc.stderr.read().strip()}")
+        rows = melody(args.notes)
+        notes = tmp / "melody.json"
+        notes.write_text(json.dumps(rows))
+        report = tmp / "report.json"
+        seconds = (rows[-1][1] + 2) * 60.0 / BPM + 5
+        peer = [sys.executable, str(PEER), "--send-to", "livegen in", "--record-from"]
+        peer += ["livegen out", "--bpm", str(BPM), "--notes-file", str(notes)]
+        peer += ["--start-delay", "1.0", "--linger", "1.0", "--duration", str(seconds)]
+        peer += ["--report", str(report)]
+        print(f"playing {args.notes} notes ({seconds:.0f} s)...", flush=True)
+        # stdin stays open: the peer stops when it closes.
+        player = subprocess.Popen(peer, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
+        if player.wait(timeout=seconds + 60) != 0:
+            raise SystemExit("the peer failed")
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+        server.stop()
+    got = json.loads(report.read_text())
+    ons = [(t, p) for t, kind, p, _ in note_events(got["received"]) if kind == "on"]
+    struck = [(t, m[1]) for t, m in got["sent"] if m[0] == 0x90 and m[2] > 0]
+    thru, harmony, missed, lost = [], [], 0, 0
+    for t_sent, pitch in struck:
+        echo = [t - t_sent for t, p in ons if t_sent <= t <= t_sent + TICK and p == pitch]
+        other = [t - t_sent for t, p in ons if t_sent <= t <= t_sent + TICK and p != pitch]
+        if not echo:  # no thru either: livegen never got the note (lost in a JACK xrun)
+            lost += 1
+            continue
+        thru.append(min(echo))
+        if other:
+            harmony.append(min(other))
+        else:
+            missed += 1
+    results = {
+        "notes": len(struck),
+        "tick_ms": TICK * 1000,
+        "passthrough": stats(np.array(thru) * 1000),
+        "harmony": stats(np.array(harmony) * 1000),
+        "missed": missed,
+        "input_lost": lost,
+        "panel": False,
+        "model": "built fixture" if not args.checkpoint else str(args.checkpoint),
+    }
+    p, h = results["passthrough"], results["harmony"]
+    if p.get("n") and h.get("n"):
+        results["harmony_p99_minus_passthrough_p99_ms"] = round(h["p99_ms"] - p["p99_ms"], 3)
+    for key in ("passthrough", "harmony"):
+        print(f"{key:12s} " + "  ".join(f"{k} {v}" for k, v in results[key].items()))
+    print(f"missed {missed} of {len(struck)}; {lost} never reached livegen (no thru either)")
+    args.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2) + "\n")
+    print(f"wrote {args.out}")
+
+
+if __name__ == "__main__":
+    main()
