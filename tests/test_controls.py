@@ -71,7 +71,7 @@ def test_values_are_kept_as_the_control_keeps_them():
 @pytest.mark.parametrize(
     ("control", "value", "word"),
     [
-        (Control.MODE, "jazz", "continue, accompany, free"),
+        (Control.MODE, "jazz", "continue, accompany, harmonize, free"),
         (Control.VELOCITY, "loud", "velocity"),
         (Control.KEY, "H lydian", "tonic"),
         (Control.KEY, "D nope", "scale"),
@@ -264,7 +264,7 @@ def test_next_mode_goes_round_every_mode_ending_the_notes_each_time():
         settings, effect = apply(settings, Do(Action.NEXT_MODE), playing=True)
         assert effect == Effect(ends_notes=True)
         seen.append(settings.mode)
-    assert seen == [Mode.ACCOMPANY, Mode.FREE, Mode.CONTINUE]
+    assert seen == [Mode.ACCOMPANY, Mode.HARMONIZE, Mode.FREE, Mode.CONTINUE]
 
 
 @pytest.mark.parametrize(("playing", "action"), [(True, Action.STOP), (False, Action.PLAY)])

@@ -86,11 +86,11 @@ def test_mode_tempo_answer_channel_passthrough_and_key_keys(panel):
             engine = app.engine
             await ticks(pilot, engine, 1)
             modes = []
-            for _ in range(3):
+            for _ in range(4):
                 await pilot.press("m")
                 await ticks(pilot, engine)
                 modes.append(engine.snapshot().mode)
-            assert modes == ["accompany", "free", "continue"]
+            assert modes == ["accompany", "harmonize", "free", "continue"]
             assert engine.commands[0] == Set(Control.MODE, "accompany")
 
             await pilot.press("plus")
