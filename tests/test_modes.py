@@ -1,4 +1,4 @@
-"""Modes: the per-tick state machine of continue, accompany, harmonize and free, as pure transitions."""
+"""Modes: the per-tick state machine of continue, accompany, harmonize and free, purely."""
 
 from __future__ import annotations
 

@@ -108,8 +108,14 @@ def test_continue_and_free_play_a_parts_model_and_end_every_note(mode):
 def test_harmonize_answers_every_note_on_at_once_from_the_table(seed):
     """Each melody note-on gets livegen's harmony before the tick (mutant: a tick late)."""
     engine, ports = make(seed=seed)
-    out = play(engine, ports, 50)
-    notes = script()
+    notes = script([72, 74, 76, 74, 72, 69, 71, 72, 79, 77, 76, 74], every=3)
+    out = []
+    for n in range(50):
+        out.append((between(engine, ports, notes.get(n, [])), tick(engine, ports)))
+        if engine.snapshot().phase == "accompanying":
+            # What the model hears as its own part is exactly what sounds on the wire.
+            on_wire = {p for _, p in sounding(ports.sent)}
+            assert engine.player.stream.mine == engine.player.sounding == on_wire, n
     answered = 0
     for n, (early, at) in enumerate(out):
         if any(m.type == "note_on" and m.velocity for m in notes.get(n, [])):
@@ -141,8 +147,9 @@ def test_harmonize_adopts_the_row_that_fired_instead_of_stepping():
     assert engine.player.stream.mine == row.stream.mine
 
 
-def test_a_higher_note_in_the_same_tick_replaces_the_harmony_and_a_lower_one_does_not():
-    engine, ports = make(seed=3)
+@pytest.mark.parametrize("seed", [3, 4, 5, 6])
+def test_a_higher_note_in_the_same_tick_replaces_the_harmony_and_a_lower_one_does_not(seed):
+    engine, ports = make(seed=seed)
     play(engine, ports, 4)
     first = between(engine, ports, [off(72), on(69)])
     fired = engine.parts.fired
@@ -159,6 +166,8 @@ def test_a_higher_note_in_the_same_tick_replaces_the_harmony_and_a_lower_one_doe
     assert gone <= {m.note for m in higher if m.type == "note_off"}
     tick(engine, ports)
     assert engine.player.stream.yours == {76}  # the highest is the melody
+    on_wire = {p for _, p in sounding(ports.sent)}  # the state heard what both rows sent
+    assert engine.player.stream.mine == engine.player.sounding == on_wire
     notices = engine.snapshot().notices
     assert sum("chord" in t for t in notices) == 1
     between(engine, ports, [off(65), off(69), off(76)])
@@ -313,4 +322,34 @@ def test_an_exception_in_the_table_ends_the_session_with_every_note_off(monkeypa
     player.join(5)
     assert "boom" in (engine.error or "")
     assert note_ons(ports.sent)
+    assert sounding(ports.sent) == set()
+
+
+def test_regenerate_with_a_parts_model_ends_the_answer_and_answers_afresh():
+    engine, ports = make("continue", response_bars=2)
+    play(engine, ports, 24, MELODY[:4])  # the call ends at 16; the answer begins at 19
+    assert engine.snapshot().phase == "answering"
+    engine.submit(Do(Action.REGENERATE))
+    tick(engine, ports)
+    out = []
+    for _ in range(12):  # the model hears as its own exactly what livegen sounds: no ghosts
+        out.append(tick(engine, ports))
+        assert engine.player.stream.mine == engine.player.sounding
+        assert {p for _, p in sounding(ports.sent)} == engine.player.sounding
+    assert engine.snapshot().phase == "answering" and any(note_ons(o) for o in out)
+    for _ in range(40):
+        tick(engine, ports)
+    assert sounding(ports.sent) == set()
+
+
+def test_free_plays_a_parts_model_on_from_a_primer():
+    import numpy as np
+
+    primer = np.array([[72.0, 0.0, 1.0, 90.0], [60.0, 0.0, 1.0, 90.0], [74.0, 1.0, 2.0, 90.0]])
+    ports = FakePorts()
+    engine = Engine(parts_loaded(), ports, LiveConfig(seed=1, mode="free"), primer=primer)
+    engine.prime()
+    assert engine.n == 9 and not ports.sent  # 8 ticks and the last release; none sounds live
+    assert any(note_ons(tick(engine, ports)) for _ in range(20))
+    engine.shutdown()
     assert sounding(ports.sent) == set()
