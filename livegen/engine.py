@@ -112,7 +112,7 @@ class Engine:
 
         self._inbox: list[tuple[float, mido.Message]] = []
         self._adopt: Tick | None = None  # the old model's plan for this tick, at a switch
-        self.parts = VoiceStep(lambda text: self.picture.notice(text))  # and harmonize's table
+        self.voice_step = VoiceStep(lambda text: self.picture.notice(text))  # voice_step.py
         self.n = 0  # the next tick to run
         self.late_ticks = 0
         self.ignored_input = 0
@@ -272,7 +272,7 @@ class Engine:
                 continue
             if self.settings.passthrough and kind in ("note_on", "note_off"):
                 self.scheduler.pass_through(msg, self.channel)
-            self.parts.between(msg, self.n, self.voice)  # harmonize: the harmony goes out now
+            self.voice_step.between(msg, self.n, self.voice)  # harmonize: answered at once
             self._inbox.append((stamp, msg))
 
     def _take_inbox(self) -> list[tuple[float, mido.Message]]:
@@ -325,7 +325,7 @@ class Engine:
         with torch.inference_mode():
             adopt, self._adopt = self._adopt, None  # a switch at this tick: the old plan
             velocity = self.controls.velocity(self.hearing)
-            self.parts.step(voice, heard.tick, adopt, play, n, velocity)  # voice_step.py
+            self.voice_step.step(voice, heard.tick, adopt, play, n, velocity)
             self.steps.add(time.perf_counter() - t0, n)
             if applied.ending or decision.end is End.NOTES:
                 voice.end(n, self.settings.channel)
@@ -333,8 +333,7 @@ class Engine:
                 self.controls.finish(action, n, self.hearing)
             if decision.end is End.BEGIN and play:
                 voice.begin_answer()
-            follow = self.settings.velocity == "player"
-            self.parts.plan(voice, n + 1, self.settings.mode, self.modes.playing, velocity, follow)
+            self.voice_step.plan(voice, n + 1, self.settings, self.modes.playing, velocity)
         self.history.record(n, voice.player.heard)
         self.n = n + 1
         self._publish()

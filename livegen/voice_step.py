@@ -27,6 +27,7 @@ from collections.abc import Callable
 
 import mido
 
+from livegen.controls import Settings
 from livegen.harmonize import Table, melody_tick, plan
 from livegen.modes import Mode
 from livegen.notes import EMPTY_TICK, Tick
@@ -103,10 +104,10 @@ class VoiceStep:
         return yours
 
     # ---- between ticks -------------------------------------------------------------------
-    def plan(self, voice: Voice, n: int, mode: Mode, playing: bool, velocity, follow: bool):
+    def plan(self, voice: Voice, n: int, settings: Settings, playing: bool, velocity) -> None:
         """After tick ``n - 1``: plan tick ``n``'s table when harmonizing with a parts model."""
         player = voice.player
-        if mode is not Mode.HARMONIZE:
+        if settings.mode is not Mode.HARMONIZE:
             return
         if not isinstance(player, PartsPlayer):
             if self._single_warned is not player:
@@ -117,7 +118,8 @@ class VoiceStep:
             t0 = time.perf_counter()
             self.table = plan(player, n)
             self.plans.add(time.perf_counter() - t0, n)
-            self.velocity, self.follow_velocity = velocity, follow
+            self.velocity = velocity
+            self.follow_velocity = settings.velocity == "player"
 
     def between(self, msg: mido.Message, n: int, voice: Voice) -> None:
         """A note-on arrived before tick ``n``: its harmony goes out now, from the table."""

@@ -133,7 +133,7 @@ def test_harmonize_answers_every_note_on_at_once_from_the_table(seed):
 def test_harmonize_adopts_the_row_that_fired_instead_of_stepping():
     engine, ports = make(seed=2)
     play(engine, ports, 4)
-    table = engine.parts.table
+    table = engine.voice_step.table
     assert table is not None and table.tick == engine.n
     early = between(engine, ports, [off(72), on(74)])
     row = table.rows[74 - HARMONY.your_part.low]
@@ -152,16 +152,16 @@ def test_a_higher_note_in_the_same_tick_replaces_the_harmony_and_a_lower_one_doe
     engine, ports = make(seed=seed)
     play(engine, ports, 4)
     first = between(engine, ports, [off(72), on(69)])
-    fired = engine.parts.fired
+    fired = engine.voice_step.fired
     lower = between(engine, ports, [on(65)])
-    assert lower == [] and engine.parts.fired == fired  # a lower note of a chord: no row
+    assert lower == [] and engine.voice_step.fired == fired  # a lower note of a chord: no row
     higher = between(engine, ports, [on(76)])
-    assert engine.parts.fired == 76 - HARMONY.your_part.low
+    assert engine.voice_step.fired == 76 - HARMONY.your_part.low
     # The first row's notes that the second does not play end at once.
     gone = (
         harmony_of(first)
         - harmony_of(higher)
-        - {p for p, _ in engine.parts.table.rows[engine.parts.fired].mine.ons}
+        - {p for p, _ in engine.voice_step.table.rows[engine.voice_step.fired].mine.ons}
     )
     assert gone <= {m.note for m in higher if m.type == "note_off"}
     tick(engine, ports)
@@ -189,7 +189,7 @@ def test_a_note_outside_your_range_folds_and_is_said_once():
     engine, ports = make(seed=1)
     play(engine, ports, 2)
     early = between(engine, ports, [on(72 + 24)])  # folds down into 60..81
-    assert engine.parts.fired == 72 + 24 - 24 - HARMONY.your_part.low
+    assert engine.voice_step.fired == 72 + 24 - 24 - HARMONY.your_part.low
     assert early is not None
     tick(engine, ports)
     between(engine, ports, [off(96), on(98)])
