@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from livegen import __version__
+from livegen.cli_harmonize import add_harmonize
 from livegen.cli_offline import cmd_generate, cmd_info, cmd_ports
 from livegen.cli_record import add_recover
 from livegen.errors import CliError, LivegenError  # noqa: F401  CliError: re-exported
@@ -83,10 +84,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="examples:\n"
         "  livegen generate -o out.mid\n"
         "  livegen generate --checkpoint checkpoints/my_model.pt --primer call.mid "
-        "--bars 16 --temperature 0.8 --seed 7 -o answer.mid --plot answer.png",
+        "--bars 16 --temperature 0.8 --seed 7 -o answer.mid --plot answer.png\n"
+        "  livegen generate --harmonize melody.mid --model chorale_harmony -o harmonized.mid",
     )
     gen.add_argument(
         "--checkpoint",
+        "--model",
         default=DEFAULT_CHECKPOINT,
         metavar="NAME|PATH",
         help="a shipped model's name (checkpoints/NAME.pt) or a checkpoint file",
@@ -149,6 +152,7 @@ def build_parser() -> argparse.ArgumentParser:
         "--soundfont", type=Path, metavar="FILE.sf2",
         help="for --wav (default: FluidR3_GM, TimGM6mb or default-GM in /usr/share/sounds/sf2)",
     )  # fmt: skip
+    add_harmonize(gen)
     gen.set_defaults(func=cmd_generate)
 
     info = sub.add_parser(

@@ -11,11 +11,14 @@ import secrets
 import tempfile
 from pathlib import Path
 
+from livegen.cli_harmonize import cmd_harmonize
 from livegen.errors import CliError
 from livegen.paths import default_primer
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
+    if args.harmonize is not None:  # a part beside a file rather than after it
+        return cmd_harmonize(args)
     from livegen import checkpoint
     from livegen.device import resolve_device
     from livegen.generate import continue_piece

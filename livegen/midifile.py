@@ -135,17 +135,19 @@ def write_midi(
     *,
     bpm: float = DEFAULT_BPM,
     beats_per_bar: float = 4.0,
+    names: tuple[str, str] = ("primer", "livegen continuation"),
 ) -> None:
     """A type-1 MIDI file: the primer on track 1 (channel 1), the continuation on track 2
-    (channel 2); the primer's tempo and meter; every note-on has its note-off."""
+    (channel 2), named ``names``; the primer's tempo and meter; every note-on has its
+    note-off."""
     midi = mido.MidiFile(type=1, ticks_per_beat=WRITE_TICKS_PER_BEAT)
     numerator, denominator = _time_signature(beats_per_bar)
     head = [
         mido.MetaMessage("set_tempo", tempo=mido.bpm2tempo(bpm), time=0),
         mido.MetaMessage("time_signature", numerator=numerator, denominator=denominator, time=0),
     ]
-    midi.tracks.append(_track("primer", primer_notes, channel=0, head=head))
-    midi.tracks.append(_track("livegen continuation", continuation_notes, channel=1, head=[]))
+    midi.tracks.append(_track(names[0], primer_notes, channel=0, head=head))
+    midi.tracks.append(_track(names[1], continuation_notes, channel=1, head=[]))
     try:
         midi.save(Path(path))
     except OSError as e:

@@ -1,0 +1,101 @@
+"""``livegen generate --harmonize YOURS.mid``: a parts model plays its part beside a MIDI file.
+
+The flag lives on ``generate`` (the offline command) since the output is the same kind of
+file: your part on track 1, livegen's on track 2. What the harmonization is and how it is
+stepped is :mod:`livegen.harmonize_offline`; this is the command around it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import secrets
+import tempfile
+from pathlib import Path
+
+from livegen.errors import CliError
+
+
+def add_harmonize(gen: argparse.ArgumentParser) -> None:
+    gen.add_argument(
+        "--harmonize",
+        type=Path,
+        metavar="YOURS.mid",
+        help="instead of continuing a primer, play a parts model's part beside this file's "
+        "notes (your part, e.g. a melody for chorale_harmony), tick by tick as live; "
+        "--bars does not apply",
+    )
+
+
+def cmd_harmonize(args: argparse.Namespace) -> int:
+    from livegen import checkpoint
+    from livegen.device import resolve_device
+    from livegen.harmonize_offline import harmonize
+    from livegen.midifile import read_midi, write_midi
+    from livegen.threads import limit_threads
+
+    if args.primer is not None:
+        raise CliError("--harmonize plays beside a file and --primer continues one: give one")
+    if args.output is None and args.wav is None:
+        raise CliError("say where to write the harmonization: -o OUT.mid, --wav OUT.wav or both")
+    for out in (args.output, args.plot, args.wav):  # fail before the work, not after it
+        if out is not None and not out.parent.is_dir():
+            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
+    soundfont = None
+    if args.wav is not None:
+        from livegen.synth import find_fluidsynth, find_soundfont
+
+        find_fluidsynth()
+        soundfont = find_soundfont(args.soundfont)
+    limit_threads(1)  # a batch-1 step is latency-bound: more threads only add overhead
+    device = resolve_device(args.device)
+    path = checkpoint.resolve(args.checkpoint)
+    loaded = checkpoint.load(path, device="cpu")
+    score = read_midi(args.harmonize)
+    if len(score.notes) == 0:
+        raise CliError(f"{args.harmonize}: no notes to harmonize (drums on channel 10 are skipped)")
+    beats_per_bar = args.beats_per_bar or score.beats_per_bar
+    seed = args.seed if args.seed is not None else secrets.randbelow(2**32)  # printed: reusable
+    done = harmonize(
+        loaded,
+        score.notes,
+        temperature=args.temperature,
+        top_p=args.top_p,
+        seed=seed,
+        beats_per_bar=beats_per_bar,
+        device=device,
+    )
+    codec = loaded.codec
+    names = (f"you: {codec.yours}", f"livegen: {codec.mine}")
+    with tempfile.TemporaryDirectory(prefix="livegen-") as scratch:
+        midi_path = args.output or Path(scratch) / f"{args.wav.stem}.mid"
+        bpm = score.bpm
+        write_midi(
+            midi_path, done.yours, done.mine, bpm=bpm, beats_per_bar=beats_per_bar, names=names
+        )
+        if args.wav is not None:
+            from livegen.synth import render_wav
+
+            render_wav(midi_path, args.wav, soundfont)
+    print(
+        f"{path.name} ({codec.describe()}) harmonized {args.harmonize.name} "
+        f"at temperature {args.temperature:g}, seed {seed}"
+    )
+    if done.chords:
+        print(
+            f"your part ({codec.yours}) takes {codec.your_part.max_notes} note(s) at a time: at "
+            f"{done.chords} tick(s) it held more, and the highest were kept"
+        )
+    for written in (args.output, args.wav):
+        if written is not None:
+            print(
+                f"wrote {written}: track 1 your part ({codec.yours}) {len(done.yours)} notes, "
+                f"track 2 livegen's ({codec.mine}) {len(done.mine)} notes"
+            )
+    if args.plot:
+        from livegen.plot import plot_pianoroll
+
+        title = f"{path.stem}: {codec.mine} beside {args.harmonize.name}"
+        title += f", temperature {args.temperature:g}, seed {seed}"
+        plot_pianoroll(done.yours, done.mine, args.plot, title=title, beats_per_bar=beats_per_bar)
+        print(f"wrote {args.plot}")
+    return 0
