@@ -256,3 +256,43 @@ def check(grid: np.ndarray, given: Sequence[int], judged: Sequence[int]) -> Coun
     beats, consonant = count_consonant(grid)
     outer, fifths, octaves = count_parallels(grid)
     return Counts(notes, in_key, beats, consonant, outer, fifths, octaves, out_of_range)
+
+
+# ---- against Bach -----------------------------------------------------------------------------
+# Each figure as a rate of faults (lower is better), for the goal "within 2x of Bach": a
+# share of good notes near 1 would pass at half of it, so shares are judged by their faults.
+FAULTS = (
+    ("notes out of key, %", lambda c: _per(c.notes - c.in_key, c.notes)),
+    ("beats not consonant, %", lambda c: _per(c.beats - c.consonant, c.beats)),
+    ("parallel 5ths/8ves per 100 beats", lambda c: _per(c.fifths + c.octaves, c.outer_beats)),
+    ("notes out of range per 100 notes", lambda c: _per(c.out_of_range, c.notes)),
+)
+
+
+def _per(part: int, whole: int) -> float | None:
+    return 100.0 * part / whole if whole else None
+
+
+@dataclass(frozen=True)
+class Verdict:
+    figure: str
+    bach: float | None
+    livegen: float | None
+    ratio: float | None  # livegen / Bach; None where Bach has no faults or nothing was counted
+    passed: bool | None  # None: the figure does not apply (nothing to count)
+
+
+def compare(bach: Counts, livegen: Counts, factor: float = 2.0) -> list[Verdict]:
+    """Each fault rate of livegen against Bach's: passed when at most ``factor`` times his.
+
+    Where Bach has none of a fault, livegen passes only with none either.
+    """
+    out = []
+    for figure, rate in FAULTS:
+        theirs, ours = rate(bach), rate(livegen)
+        if theirs is None or ours is None:
+            out.append(Verdict(figure, theirs, ours, None, None))
+            continue
+        ratio = ours / theirs if theirs else None
+        out.append(Verdict(figure, theirs, ours, ratio, ours <= factor * theirs))
+    return out

@@ -160,3 +160,26 @@ def test_counts_pool_by_adding_and_an_empty_count_has_no_rates():
     assert (a + b).rates()["in_key"] == pytest.approx(30 / 40)  # pooled, not a mean of rates
     assert (a + b).rates()["consonant_beats"] == pytest.approx(0.5)
     assert all(v is None for v in Counts().rates().values())
+
+
+# ---- against Bach -----------------------------------------------------------------------------
+def test_livegen_passes_a_figure_within_twice_bachs_faults_and_fails_beyond():
+    bach = Counts(notes=100, in_key=95, beats=50, consonant=40, outer_beats=50, fifths=1)
+    good = Counts(notes=100, in_key=91, beats=50, consonant=30, outer_beats=50, octaves=2)
+    verdicts = {v.figure: v for v in hc.compare(bach, good)}
+    key = verdicts["notes out of key, %"]
+    assert (key.bach, key.livegen, key.passed) == (5.0, 9.0, True)
+    assert key.ratio == pytest.approx(1.8)
+    assert verdicts["beats not consonant, %"].passed is True  # 40% against 20%: just 2x
+    assert verdicts["parallel 5ths/8ves per 100 beats"].passed is True
+    bad = Counts(notes=100, in_key=89, beats=50, consonant=29, outer_beats=50, fifths=3)
+    assert [v.passed for v in hc.compare(bach, bad)] == [False, False, False, True]
+
+
+def test_a_fault_bach_never_makes_must_not_be_made_and_an_empty_figure_does_not_apply():
+    bach = Counts(notes=10, in_key=10, beats=4, consonant=4, outer_beats=4)
+    one_off = Counts(notes=10, in_key=10, beats=4, consonant=4, outer_beats=4, out_of_range=1)
+    verdict = hc.compare(bach, one_off)[3]
+    assert (verdict.ratio, verdict.passed) == (None, False)
+    assert hc.compare(bach, bach)[3].passed is True
+    assert hc.compare(Counts(), Counts())[0].passed is None

@@ -1,0 +1,194 @@
+"""Musical checks: livegen's harmonizations of the held-out chorale melodies against Bach's own.
+
+For every BL2012 *test* piece of the 16th-grid voices JSON, the model is given your part of
+Bach's chorale (the soprano for chorale_harmony and chorale_bass; alto, tenor and bass for
+chorale_melody) and plays its own part beside it offline, tick by tick as live
+(``livegen.harmonize_offline``: seeded, seed + piece index). The same checks
+(``livegen.harmony_checks``) then score livegen's version and Bach's, both restricted to the
+voices the model deals in (chorale_bass: soprano and bass only, in Bach's version too):
+notes in the key estimated from your part, consonant beats, parallel fifths and octaves
+between soprano and bass on beats, notes outside their voice's range. The goal: each fault
+rate at most 2x Bach's.
+
+Which voices are yours and livegen's comes from ``--yours`` / ``--mine`` (letters of SATB),
+else from the checkpoint's recipe (``data.parts``), else from its codec's part names.
+
+Reading the grid: the JSON cannot tell a re-struck note from a held one, so a voice's note
+is a run of one pitch (a new pitch or a rest ends it); livegen's part is put on the same grid
+and read the same way. Your part goes in as those notes, 4 ticks per quarter, tick 0 at the
+piece's first step and 4 beats per bar (the JSON has no meter). Writes the model's entry
+(by file name) in bench/results/musical_checks.json (``--out``), keeping other models'.
+About 20-45 s per model for a 1 x 128 LSTM on one thread.
+
+    .venv/bin/python bench/musical_checks.py          # checkpoints/chorale_harmony.pt
+    .venv/bin/python bench/musical_checks.py --model chorale_bass --temperature 0.8
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from step_latency import machine  # noqa: E402
+
+from livegen import checkpoint  # noqa: E402
+from livegen import harmony_checks as hc  # noqa: E402
+from livegen.data.sources import steps_to_notes  # noqa: E402
+from livegen.errors import LivegenError  # noqa: E402
+from livegen.harmonize_offline import harmonize  # noqa: E402
+from livegen.threads import limit_threads  # noqa: E402
+
+DATA = ROOT.parent / "shared" / "data" / "jsb_chorales_16th_voices.json"
+VOICE_WORDS = {"s": hc.S, "soprano": hc.S, "a": hc.A, "alto": hc.A, "t": hc.T, "tenor": hc.T}
+VOICE_WORDS |= {"b": hc.B, "bass": hc.B}
+
+
+def parse_voices(text: str | list) -> tuple[int, ...] | None:
+    """``"ATB"``, ``"alto+tenor+bass"`` or ``["Alto", "Tenor", "Bass"]`` as voice columns."""
+    words = [str(w) for w in text] if isinstance(text, list) else [str(text)]
+    out: list[int] = []
+    for word in words:
+        tokens = re.findall(r"[A-Za-z]+", word.lower())
+        if len(tokens) == 1 and set(tokens[0]) <= set("satb") and tokens[0] not in VOICE_WORDS:
+            tokens = list(tokens[0])  # "ATB"
+        for token in tokens:
+            if token not in VOICE_WORDS:
+                return None
+            out.append(VOICE_WORDS[token])
+    return tuple(sorted(set(out))) or None
+
+
+def voices_of(loaded, yours: str | None, mine: str | None) -> tuple[tuple[int, ...], ...]:
+    if yours or mine:  # the flags: both, and meaning what they say
+        vy, vm = parse_voices(yours or ""), parse_voices(mine or "")
+        if not vy or not vm or set(vy) & set(vm):
+            raise LivegenError(
+                f"--yours {yours} --mine {mine}: give both, as distinct SATB letters (S, ATB)"
+            )
+        return vy, vm
+    parts = ((loaded.meta.get("config") or {}).get("data") or {}).get("parts") or {}
+    for y, m in ((parts.get("yours"), parts.get("mine")), loaded.codec.parts()):
+        vy, vm = parse_voices(y or ""), parse_voices(m or "")
+        if vy and vm and not set(vy) & set(vm):
+            return vy, vm
+    raise LivegenError(
+        f"{loaded.path.name}: cannot tell which of S, A, T, B are yours and livegen's; "
+        "say so with --yours S --mine ATB"
+    )
+
+
+def only(grid: np.ndarray, voices: tuple[int, ...]) -> np.ndarray:
+    out = np.full_like(grid, hc.REST)
+    out[:, list(voices)] = grid[:, list(voices)]
+    return out
+
+
+def run(args: argparse.Namespace) -> dict:
+    limit_threads(1)
+    loaded = checkpoint.load(checkpoint.resolve(args.model))
+    yours, mine = voices_of(loaded, args.yours, args.mine)
+    pieces = json.loads(Path(args.data).read_text())[args.split][: args.limit]
+    bach = ours = hc.Counts()
+    per_piece = []
+    t0 = time.perf_counter()
+    for i, piece in enumerate(pieces):
+        grid = only(hc.as_grid(piece), (*yours, *mine))
+        your_notes = steps_to_notes([[s[v] for v in yours] for s in grid], 1 / hc.STEPS_PER_BEAT)
+        done = harmonize(
+            loaded, your_notes, temperature=args.temperature, seed=args.seed + i, beats_per_bar=4
+        )
+        theirs = grid.copy()
+        theirs[:, list(mine)] = hc.notes_on_grid(done.mine, len(grid), mine)[:, list(mine)]
+        counts_bach = hc.check(grid, yours, mine)
+        counts_ours = hc.check(theirs, yours, mine)
+        bach, ours = bach + counts_bach, ours + counts_ours
+        per_piece.append([list(vars(counts_bach).values()), list(vars(counts_ours).values())])
+        if args.verbose:
+            print(f"piece {i:3d}: {hc.estimate_key(grid, yours)}, {counts_ours}", flush=True)
+    seconds = time.perf_counter() - t0
+    verdicts = hc.compare(bach, ours, args.factor)
+    return {
+        "model": str(loaded.path),
+        "codec": loaded.codec.describe(),
+        "yours": [hc.VOICES[v] for v in yours],
+        "mine": [hc.VOICES[v] for v in mine],
+        "data": str(args.data),
+        "split": args.split,
+        "pieces": len(pieces),
+        "temperature": args.temperature,
+        "seed": args.seed,
+        "factor": args.factor,
+        "ranges": {hc.VOICES[v]: list(r) for v, r in hc.RANGES.items()},
+        "bach": {"counts": vars(bach), "rates": bach.rates()},
+        "livegen": {"counts": vars(ours), "rates": ours.rates()},
+        "verdicts": [vars(v) for v in verdicts],
+        "all_passed": all(v.passed is not False for v in verdicts),
+        "seconds": round(seconds, 1),
+        "machine": machine(),
+        "per_piece": {"fields": list(vars(bach)), "bach_then_livegen": per_piece},
+    }
+
+
+def show(result: dict) -> None:
+    def cell(x: float | None, fmt: str = "{:.2f}") -> str:
+        return "-" if x is None else fmt.format(x)
+
+    print(
+        f"{Path(result['model']).name} ({result['codec']}): you {'+'.join(result['yours'])}, "
+        f"livegen {'+'.join(result['mine'])}; {result['pieces']} {result['split']} pieces, "
+        f"temperature {result['temperature']:g}, seeds {result['seed']}+, {result['seconds']} s"
+    )
+    b, o = result["bach"]["counts"], result["livegen"]["counts"]
+    print(
+        f"counted: Bach {b['notes']} notes, {b['beats']} beats; "
+        f"livegen {o['notes']} notes, {o['beats']} beats"
+    )
+    print(f"{'figure (faults: lower is better)':36} {'Bach':>8} {'livegen':>8} {'ratio':>7}  goal")
+    for v in result["verdicts"]:
+        verdict = {True: "pass", False: "FAIL", None: "n/a"}[v["passed"]]
+        ratio = cell(v["ratio"], "{:.2f}x") if v["bach"] else "(Bach 0)"
+        figures = f"{cell(v['bach']):>8} {cell(v['livegen']):>8} {ratio:>7}"
+        print(f"{v['figure']:36} {figures}  {verdict}")
+    verdict = "every figure within" if result["all_passed"] else "not every figure within"
+    print(f"goal: {verdict} {result['factor']:g}x of Bach's")
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--model", default=str(ROOT / "checkpoints" / "chorale_harmony.pt"))
+    ap.add_argument("--data", type=Path, default=DATA, help="the BL2012 16th-grid voices JSON")
+    ap.add_argument("--split", default="test", choices=("train", "valid", "test"))
+    ap.add_argument("--temperature", type=float, default=0.9)
+    ap.add_argument("--seed", type=int, default=0, help="piece i is harmonized with seed + i")
+    ap.add_argument("--yours", help="your voices as SATB letters (default: from the checkpoint)")
+    ap.add_argument("--mine", help="livegen's voices as SATB letters (default: from it)")
+    ap.add_argument("--factor", type=float, default=2.0, help="the goal: faults <= factor x Bach's")
+    ap.add_argument("--limit", type=int, help="only the first N pieces (a quick look)")
+    ap.add_argument("--verbose", action="store_true", help="a line per piece")
+    ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "musical_checks.json")
+    args = ap.parse_args()
+    try:
+        result = run(args)
+    except (LivegenError, OSError) as e:
+        sys.exit(f"musical_checks: {e}")
+    show(result)
+    # One file for every model checked: each run replaces its own model's entry only.
+    saved = json.loads(args.out.read_text()) if args.out.is_file() else {"models": {}}
+    saved["models"][Path(result["model"]).stem] = result
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps(saved, indent=1) + "\n")
+    print(f"wrote {args.out} ({Path(result['model']).stem})")
+
+
+if __name__ == "__main__":
+    main()
