@@ -81,9 +81,11 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
         f"at temperature {args.temperature:g}, seed {seed}"
     )
     if done.chords:
+        cap = codec.your_part.max_notes
+        takes = "one note" if cap == 1 else f"{cap} notes"
         print(
-            f"your part ({codec.yours}) takes {codec.your_part.max_notes} note(s) at a time: at "
-            f"{done.chords} tick(s) it held more, and the highest were kept"
+            f"your part ({codec.yours}) takes {takes} at a time: at {done.chords} tick(s) it "
+            "held more, and the highest were kept"
         )
     for written in (args.output, args.wav):
         if written is not None:

@@ -59,3 +59,13 @@ def test_harmonize_and_primer_together_or_no_output_are_one_line(files, tmp_path
     write_midi(empty, make_notes([]), make_notes([]))
     expect_error(["generate", "--harmonize", str(empty), "--model", str(model), "-o",
                   str(tmp_path / "y.mid")], capsys, "no notes to harmonize")  # fmt: skip
+
+
+def test_chords_into_a_melody_part_are_said_once(files, tmp_path, capsys):
+    model, _ = files
+    chords = tmp_path / "chords.mid"
+    write_midi(chords, make_notes([(72, 0, 2), (67, 0, 2), (64, 0, 2), (74, 2, 4)]), make_notes([]))
+    argv = ["generate", "--harmonize", str(chords), "--model", str(model), "--seed", "1"]
+    assert run([*argv, "-o", str(tmp_path / "out.mid")]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("takes one note at a time") == 1 and "highest were kept" in printed
