@@ -39,12 +39,15 @@ def harmonize(
     top_p: float = 1.0,
     seed: int | None = None,
     beats_per_bar: float = 4,
+    first_tick: int = 0,
     device: str = "cpu",
 ) -> Harmonization:
     """livegen's part beside ``your_notes`` (pitch, start, end, velocity in quarter notes).
 
-    Both parts come back in quarter notes from the piece's start, tick 0 at time 0 (so bar
-    lines fall where the piece's do). The same seed gives the same part.
+    Both parts come back in quarter notes from the piece's start. ``first_tick`` numbers the
+    piece's first tick, which is where a metric model hears it fall in the bar: 0 when time
+    0 is a bar line (a MIDI file), 12 for a quarter-note pickup in 4/4 at 4 ticks a quarter.
+    The same seed gives the same part.
     """
     import torch  # lazily: importing this module costs no torch
 
@@ -64,6 +67,8 @@ def harmonize(
         raise GenerateError(f"top-p must be in (0, 1], not {top_p}")
     if beats_per_bar <= 0:
         raise GenerateError(f"beats per bar must be positive, not {beats_per_bar}")
+    if first_tick < 0:
+        raise GenerateError(f"the first tick must be 0 or more, not {first_tick}")
     notes = np.asarray(your_notes, dtype=np.float64).reshape(-1, 4)
     if len(notes) == 0:
         raise GenerateError("your part has no notes to harmonize")
@@ -85,9 +90,10 @@ def harmonize(
         for n, tick in enumerate(ticks):
             if n == last:
                 offs = player.cancel()
-                mine.append(offs.merge(player.step_parts(tick.yours, play=False, tick=n)))
+                end = player.step_parts(tick.yours, play=False, tick=first_tick + n)
+                mine.append(offs.merge(end))
             else:
-                mine.append(player.step_parts(tick.yours, play=True, tick=n))
+                mine.append(player.step_parts(tick.yours, play=True, tick=first_tick + n))
             heard.append(_as_heard(tick.yours, sounding, player.stream.yours, fold))
             sounding = set(player.stream.yours)
     tpq = codec.ticks_per_quarter

@@ -96,6 +96,20 @@ def test_a_melody_out_of_your_range_is_folded_into_it(tiny_parts):
     assert done.yours[:, PITCH].tolist() == [60, 62]  # the nearest octave inside
 
 
+def test_a_metric_model_hears_the_piece_where_first_tick_puts_it_in_the_bar(tmp_path):
+    torch.manual_seed(0)
+    cfg = ModelConfig(vocab_size=HARMONY.vocab_size, n_layer=1, n_hidden=24, n_embd=8, metric=True)
+    path = tmp_path / "metric.pt"
+    checkpoint.save(path, LSTMModel(cfg), HARMONY, data={}, config={}, metrics={})
+    loaded = checkpoint.load(path)
+
+    def mine(first_tick: int) -> np.ndarray:
+        return harmonize(loaded, MELODY, temperature=1.0, seed=5, first_tick=first_tick).mine
+
+    np.testing.assert_array_equal(mine(0), mine(16))  # a whole bar later: the same positions
+    assert not np.array_equal(mine(0), mine(12))  # a quarter-note pickup: other positions
+
+
 def test_a_single_stream_model_or_an_empty_part_is_one_line(tiny_parts, tmp_path):
     melody_model = checkpoint.load(save_tiny(tmp_path / "melody.pt"))
     with pytest.raises(GenerateError, match="needs a parts model"):

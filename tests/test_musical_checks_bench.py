@@ -52,7 +52,7 @@ def test_bach_is_counted_as_the_checks_count_and_livegen_plays_its_columns(bench
     model = save_tiny_parts(tmp_path / "tiny_parts.pt")
     args = argparse.Namespace(
         model=str(model), data=data, split="test", temperature=1.0, seed=0, yours=None,
-        mine=None, factor=2.0, limit=None, verbose=False,
+        mine=None, factor=2.0, limit=None, verbose=False, phase="end",
     )  # fmt: skip
     result = bench.run(args)
     assert (result["yours"], result["mine"]) == (["soprano"], ["alto", "tenor", "bass"])
