@@ -204,7 +204,10 @@ def main() -> None:
     saved = json.loads(args.out.read_text()) if args.out.is_file() else {"models": {}}
     saved["models"][Path(result["model"]).stem] = result
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps(saved, indent=1) + "\n")
+    text = json.dumps(saved, indent=1)
+    # Innermost lists (a piece's counts, the ranges) on one line each: a short, diffable file.
+    text = re.sub(r"\[[^\[\]{}]*\]", lambda m: json.dumps(json.loads(m.group(0))), text)
+    args.out.write_text(text + "\n")
     print(f"wrote {args.out} ({Path(result['model']).stem})")
 
 
