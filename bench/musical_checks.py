@@ -45,6 +45,7 @@ from step_latency import machine  # noqa: E402
 
 from livegen import checkpoint  # noqa: E402
 from livegen import harmony_checks as hc  # noqa: E402
+from livegen.codecs import PartsCodec  # noqa: E402
 from livegen.data.sources import steps_to_notes  # noqa: E402
 from livegen.errors import LivegenError  # noqa: E402
 from livegen.harmonize_offline import harmonize  # noqa: E402
@@ -71,6 +72,11 @@ def parse_voices(text: str | list) -> tuple[int, ...] | None:
 
 
 def voices_of(loaded, yours: str | None, mine: str | None) -> tuple[tuple[int, ...], ...]:
+    if not isinstance(loaded.codec, PartsCodec):
+        raise LivegenError(
+            f"{loaded.path.name} is a {loaded.codec.name} model: the checks need a parts model "
+            "(chorale_harmony, chorale_bass, chorale_melody)"
+        )
     if yours or mine:  # the flags: both, and meaning what they say
         vy, vm = parse_voices(yours or ""), parse_voices(mine or "")
         if not vy or not vm or set(vy) & set(vm):

@@ -13,7 +13,7 @@ import pytest
 from livegen import checkpoint
 from livegen import harmony_checks as hc
 from livegen.checkpoint import Loaded
-from livegen.codecs import PartsCodec
+from livegen.codecs import PartsCodec, make_codec
 from livegen.errors import LivegenError
 from tests.test_harmonize_offline import save_tiny_parts
 
@@ -71,6 +71,9 @@ def test_a_model_whose_voices_cannot_be_told_says_which_flags_to_give(bench, tmp
     assert bench.voices_of(loaded, "B", "S") == ((3,), (0,))  # the flags win
     with pytest.raises(LivegenError, match="distinct SATB letters"):
         bench.voices_of(loaded, "melody", "ATB")
+    single = Loaded(loaded.model, make_codec("poly"), {}, Path("poly.pt"))
+    with pytest.raises(LivegenError, match="poly model: the checks need a parts model"):
+        bench.voices_of(single, "S", "ATB")
     unnamed = Loaded(loaded.model, PartsCodec(), {}, Path("unnamed.pt"))  # melody, accompaniment
     with pytest.raises(LivegenError, match="--yours S --mine ATB"):
         bench.voices_of(unnamed, None, None)
