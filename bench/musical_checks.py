@@ -108,6 +108,8 @@ def run(args: argparse.Namespace) -> dict:
     pieces = json.loads(Path(args.data).read_text())[args.split][: args.limit]
     bach = ours = hc.Counts()
     per_piece = []
+    crowded = 0  # steps at which livegen sounded more notes than it has voices
+    steps = sum(len(p) for p in pieces)
     t0 = time.perf_counter()
     for i, piece in enumerate(pieces):
         grid = only(hc.as_grid(piece), (*yours, *mine))
@@ -125,6 +127,7 @@ def run(args: argparse.Namespace) -> dict:
         )
         theirs = grid.copy()
         theirs[:, list(mine)] = hc.notes_on_grid(done.mine, len(grid), mine)[:, list(mine)]
+        crowded += hc.crowded_steps(done.mine, len(grid), len(mine))
         counts_bach = hc.check(grid, yours, mine)
         counts_ours = hc.check(theirs, yours, mine)
         bach, ours = bach + counts_bach, ours + counts_ours
@@ -149,6 +152,8 @@ def run(args: argparse.Namespace) -> dict:
         "bach": {"counts": vars(bach), "rates": bach.rates()},
         "livegen": {"counts": vars(ours), "rates": ours.rates()},
         "verdicts": [vars(v) for v in verdicts],
+        "steps": steps,
+        "crowded_steps": crowded,
         "all_passed": all(v.passed is not False for v in verdicts),
         "seconds": round(seconds, 1),
         "machine": machine(),
@@ -176,6 +181,12 @@ def show(result: dict) -> None:
         ratio = cell(v["ratio"], "{:.2f}x") if v["bach"] else "(Bach 0)"
         figures = f"{cell(v['bach']):>8} {cell(v['livegen']):>8} {ratio:>7}"
         print(f"{v['figure']:36} {figures}  {verdict}")
+    if result["crowded_steps"]:
+        print(
+            f"livegen sounded more notes than its {len(result['mine'])} voice(s) at "
+            f"{result['crowded_steps']} of {result['steps']} steps: its highest and lowest were "
+            "judged, the notes between them not"
+        )
     verdict = "every figure within" if result["all_passed"] else "not every figure within"
     print(f"goal: {verdict} {result['factor']:g}x of Bach's")
 

@@ -137,7 +137,9 @@ def notes_on_grid(notes: np.ndarray, n_steps: int, voices: Sequence[int]) -> np.
 
     At each step the sounding pitches, highest first, fill the columns in order, except
     that the lowest always goes to the last column named (the bass, when a part of alto,
-    tenor and bass sounds fewer notes than three). Notes beyond the columns are dropped.
+    tenor and bass sounds fewer notes than three). With more pitches than columns, the
+    ones between the highest and the lowest that find no column are left out
+    (:func:`crowded_steps` counts those steps).
     """
     grid = np.full((n_steps, 4), REST, dtype=np.int64)
     sounding: list[list[int]] = [[] for _ in range(n_steps)]
@@ -147,13 +149,26 @@ def notes_on_grid(notes: np.ndarray, n_steps: int, voices: Sequence[int]) -> np.
         for i in range(s, e):
             sounding[i].append(int(row[PITCH]))
     for i, pitches in enumerate(sounding):
-        pitches = sorted(set(pitches), reverse=True)[: len(voices)]
+        pitches = sorted(set(pitches), reverse=True)
         if not pitches:
             continue
+        if len(pitches) > len(voices):  # the highest that fit, and the lowest
+            pitches = [*pitches[: len(voices) - 1], pitches[-1]]
         grid[i, voices[-1]] = pitches[-1]
         for col, p in zip(voices[: len(pitches) - 1], pitches[:-1], strict=True):
             grid[i, col] = p
     return grid
+
+
+def crowded_steps(notes: np.ndarray, n_steps: int, n_voices: int) -> int:
+    """Steps at which ``notes`` sound more pitches than ``n_voices`` (some are not judged)."""
+    count = np.zeros(n_steps + 1, dtype=np.int64)
+    for row in np.asarray(notes, dtype=np.float64).reshape(-1, 4):
+        s = min(n_steps, max(0, round(row[START] * STEPS_PER_BEAT)))
+        e = min(n_steps, max(s, round(row[END] * STEPS_PER_BEAT)))
+        count[s] += 1
+        count[e] -= 1
+    return int(np.sum(np.cumsum(count)[:n_steps] > n_voices))
 
 
 def grid_from_parts(

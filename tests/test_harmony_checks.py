@@ -46,6 +46,15 @@ def test_a_part_of_three_voices_fills_alto_tenor_bass_and_the_lowest_is_always_t
     assert grid[8].tolist() == [72, -1, -1, 48]
 
 
+def test_with_more_notes_than_voices_the_lowest_is_still_the_bass_and_the_step_counted():
+    mine = make_notes([(67, 0, 1), (64, 0, 2), (60, 0, 2), (48, 0, 2), (55, 1, 2), (50, 2, 3)])
+    grid = hc.notes_on_grid(mine, 12, (A, T, B))
+    assert grid[0].tolist() == [-1, 67, 64, 48]  # 60 finds no voice
+    assert grid[4].tolist() == [-1, 64, 60, 48]  # 55 neither
+    assert hc.crowded_steps(mine, 12, 3) == 8  # four notes over the first two quarters
+    assert hc.crowded_steps(mine, 12, 4) == 0
+
+
 # ---- key ----------------------------------------------------------------------------------------
 def test_the_key_of_a_c_major_scale_is_c_major_and_of_an_a_minor_line_a_minor():
     grid = beats(*[(p, -1, -1, -1) for p in C_MAJOR_SCALE + [67, 64, 60, 60]])
