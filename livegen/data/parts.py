@@ -250,7 +250,8 @@ def load_parts(
     if heldout is not None:
         info["heldout"] = {
             "file": heldout.path,
-            "near": parts.heldout_near,
+            # Not "near": that key is the count of near matches, below.
+            "threshold": parts.heldout_near,
             "left_out": sum(left_out.values()),
             **left_out,
         }

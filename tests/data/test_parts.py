@@ -243,7 +243,8 @@ def test_heldout_near_leaves_out_close_copies(tmp_path):
     exact = _load(music, PartsConfig(**base), tmp_path)
     assert exact.info["heldout"]["left_out"] == 0
     near = _load(music, PartsConfig(**base, heldout_near=0.5), tmp_path)
-    assert near.info["heldout"]["near"] == 1 and "c.mid" not in [p.name for p in _all(near)]
+    assert near.info["heldout"]["near"] == 1 and near.info["heldout"]["threshold"] == 0.5
+    assert "c.mid" not in [p.name for p in _all(near)]
     with pytest.raises(ConfigError, match="heldout_near must be in"):
         load_config(None, ["--data.parts.yours=S", "--data.parts.heldout_near=1.5"])
 
