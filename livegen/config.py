@@ -49,6 +49,9 @@ class PartsConfig:
     mine: tuple[str | int, ...] = ()  # the same; empty: every part that is not yours
     exclude_heldout: str | None = None  # bl2012 voices JSON: leave out its valid/test melodies
     heldout_near: float | None = None  # also leave out melodies this similar (0..1); None: exact
+    # Train a single-stream codec on mine's notes alone: the unconditional baseline that
+    # bench/parts_fit.py holds a parts model against (same pieces, same notes, no yours).
+    mine_only: bool = False
 
     def __post_init__(self) -> None:
         _require(self.split in PART_SPLITS, "split", f"must be one of {', '.join(PART_SPLITS)}")

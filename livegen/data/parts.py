@@ -237,7 +237,12 @@ def load_parts(
         "source": str(source),
         "kind": plan.kind,
         **meta,
-        "parts": {"split": parts.split, "yours": list(parts.yours), "mine": list(parts.mine)},
+        "parts": {
+            "split": parts.split,
+            "yours": list(parts.yours),
+            "mine": list(parts.mine),
+            "mine_only": parts.mine_only,
+        },
         "skipped_parts": len(skipped),
         "skipped_parts_files": [list(x) for x in skipped[:20]],
         "split": "given" if plan.given_split else "seeded 80/10/10",
@@ -262,20 +267,29 @@ def load_parts(
 def parts_loader(codec, parts: PartsConfig) -> Callable[..., PartsSplit]:
     """:func:`load_parts` for a recipe's ``data.parts``, once the codec is known to take two
     parts (a single-stream codec would silently train on one)."""
-    if not hasattr(codec, "encode_parts"):
+    two_parts = hasattr(codec, "encode_parts")
+    if parts.mine_only and two_parts:
+        raise DataError(
+            f"data.parts.mine_only trains one stream of mine's notes, and codec {codec.name!r} "
+            "takes two parts: set codec.name to a single-stream codec (poly) or drop mine_only"
+        )
+    if not two_parts and not parts.mine_only:
         raise DataError(
             f"data.parts needs a parts codec, and codec {codec.name!r} has one stream: "
-            "set codec.name to a parts codec or remove data.parts"
+            "set codec.name to a parts codec, remove data.parts, or set data.parts.mine_only"
         )
     return functools.partial(load_parts, parts=parts)
 
 
 def encode_piece(codec, piece: Piece | Parted, shift: int = 0) -> np.ndarray:
     """A training piece as tokens, moved by ``shift`` semitones: one stream, or yours then
-    mine per tick for a parted piece."""
+    mine per tick for a parted piece; mine alone where the codec has one stream (only
+    ``mine_only`` gets a parted piece to such a codec: :func:`parts_loader`)."""
     from livegen.data import transpose  # late: livegen.data imports this module's names
 
     if isinstance(piece, Parted):
+        if not hasattr(codec, "encode_parts"):
+            return codec.encode(transpose(piece.mine, shift))
         return codec.encode_parts(transpose(piece.yours, shift), transpose(piece.mine, shift))
     return codec.encode(transpose(piece.notes, shift) if shift else piece.notes)
 

@@ -268,3 +268,20 @@ def test_training_encodes_both_parts_transposed_and_refuses_one_stream_codecs():
     with pytest.raises(DataError, match="data.parts needs a parts codec"):
         parts_loader(make_codec("melody"), PartsConfig(yours=("S",)))
     assert parts_loader(_FakeTwoPartCodec(), PartsConfig(yours=("S",))).func is load_parts
+
+
+def test_mine_only_trains_a_single_stream_codec_on_mine_alone():
+    from livegen.codecs import make_codec
+    from livegen.data.parts import encode_piece, parts_loader
+
+    poly = make_codec("poly", ticks_per_quarter=1, low=36, high=84)
+    piece = Parted("p", make_notes([(72, 0, 1)]), make_notes([(48, 0, 1)]), 4)
+    mine_only = PartsConfig(yours=("S",), mine_only=True)
+    assert parts_loader(poly, mine_only).func is load_parts
+    # Mine moved by the shift, and nothing of yours: the same tokens as mine encoded alone.
+    want = poly.encode(make_notes([(50, 0, 1)])).tolist()
+    assert encode_piece(poly, piece, 2).tolist() == want
+    with pytest.raises(DataError, match="mine_only trains one stream"):
+        parts_loader(_FakeTwoPartCodec(), mine_only)
+    cfg = load_config(None, ["--data.parts.yours=S", "--data.parts.mine_only=true"])
+    assert cfg.data.parts.mine_only is True
