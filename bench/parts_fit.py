@@ -60,13 +60,13 @@ def mine_pitches(codec, tokens: np.ndarray, ticks: np.ndarray, kinds: tuple[str,
     return [sorted(x) for x in out]
 
 
-def fit_one(name: str, model_path: Path, base_path: Path, data: Path) -> dict:
+def fit_one(name: str, model_path: Path, base_path: Path, data: Path, cache_dir=None) -> dict:
     parts_m = checkpoint.load(model_path)
     base_m = checkpoint.load(base_path)
     pc, bc = parts_m.codec, base_m.codec
     if not hasattr(pc, "encode_parts") or hasattr(bc, "encode_parts"):
         raise SystemExit(f"{name}: expected a parts model and a single-stream baseline")
-    split = load_parts(str(data), held_parts(parts_m), progress=False, jobs=1)
+    split = load_parts(str(data), held_parts(parts_m), cache_dir=cache_dir, progress=False, jobs=1)
     pieces = split.test
     t0 = time.perf_counter()
     parts_sum = base_sum = 0.0
@@ -117,6 +117,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--baselines", type=Path, default=Path("/tmp/parts_baselines"))
     ap.add_argument("--data", type=Path, default=DATA)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "parts_fit.json")
+    ap.add_argument("--cache-dir", type=Path, default=None, help="parsed data; default: user cache")
     args = ap.parse_args(argv)
     limit_threads(1)
     rows = {}
@@ -127,7 +128,7 @@ def main(argv: list[str] | None = None) -> int:
         if missing:
             print(f"{name}: skipped, no {', '.join(missing)} (train its recipe first)")
             continue
-        rows[name] = fit_one(name, model, base, args.data)
+        rows[name] = fit_one(name, model, base, args.data, args.cache_dir)
     print(f"{'model':18} {'pieces':>6} {'ticks':>7} {'parts':>8} {'baseline':>9} {'diff':>7}")
     for name, r in rows.items():
         print(
