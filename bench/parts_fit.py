@@ -70,7 +70,8 @@ def fit_one(name: str, model_path: Path, base_path: Path, data: Path, cache_dir=
     pieces = split.test
     t0 = time.perf_counter()
     parts_sum = base_sum = 0.0
-    ticks_counted = 0
+    ticks_counted = on_ticks = 0
+    on_sums = np.zeros(2)
     per_piece = []
     for piece in pieces:
         p_tok = pc.encode_parts(piece.yours, piece.mine)
@@ -92,6 +93,10 @@ def fit_one(name: str, model_path: Path, base_path: Path, data: Path, cache_dir=
         parts_sum += float(p_tick[:n][both].sum())
         base_sum += float(b_tick[:n][both].sum())
         ticks_counted += int(both.sum())
+        # Where the figures come from: ticks where livegen strikes a note, and the rest.
+        strikes = np.array([any(kind == "ON" for kind, _ in t) for t in p_notes]) & both
+        on_sums += (float(p_tick[:n][strikes].sum()), float(b_tick[:n][strikes].sum()))
+        on_ticks += int(strikes.sum())
         per_piece.append(
             (float(p_tick[:n][both].mean()), float(b_tick[:n][both].mean()), int(both.sum()))
         )
@@ -106,6 +111,9 @@ def fit_one(name: str, model_path: Path, base_path: Path, data: Path, cache_dir=
         "baseline_nll_per_tick": round(base_nll, 4),
         "difference": round(base_nll - parts_nll, 4),
         "pieces_parts_better": better,
+        "strike_ticks": on_ticks,
+        "strike_ticks_parts_nll": round(on_sums[0] / max(on_ticks, 1), 4),
+        "strike_ticks_baseline_nll": round(on_sums[1] / max(on_ticks, 1), 4),
         "seconds": round(time.perf_counter() - t0, 1),
     }
 
@@ -129,13 +137,17 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: skipped, no {', '.join(missing)} (train its recipe first)")
             continue
         rows[name] = fit_one(name, model, base, args.data, args.cache_dir)
-    print(f"{'model':18} {'pieces':>6} {'ticks':>7} {'parts':>8} {'baseline':>9} {'diff':>7}")
+    head = f"{'model':18} {'pieces':>6} {'ticks':>7} {'parts':>8} {'baseline':>9} {'diff':>7}"
+    print(f"{head}  {'strikes':>7} {'parts':>7} {'baseline':>8} {'better':>6}")
     for name, r in rows.items():
         print(
             f"{name:18} {r['pieces']:6d} {r['ticks']:7d} {r['parts_nll_per_tick']:8.4f} "
-            f"{r['baseline_nll_per_tick']:9.4f} {r['difference']:7.4f}"
+            f"{r['baseline_nll_per_tick']:9.4f} {r['difference']:7.4f}  {r['strike_ticks']:7d} "
+            f"{r['strike_ticks_parts_nll']:7.3f} {r['strike_ticks_baseline_nll']:8.3f} "
+            f"{r['pieces_parts_better']:3d}/{r['pieces']}"
         )
-    print("NLL in nats per tick of livegen's part (lower is better); diff = baseline - parts")
+    print("NLL in nats per tick of livegen's part (lower is better); diff = baseline - parts;")
+    print("strikes: the ticks where livegen's part strikes a note; better: pieces parts wins")
     if rows:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         result = {"data": str(args.data), "unit": "nats per tick", "models": rows}
