@@ -13,6 +13,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import sys
@@ -36,6 +37,33 @@ def try_realtime(priority: int = 10) -> str:
             "allow it with an rtprio limit (e.g. the 'audio' group) for tighter timing"
         )
     return f"real-time scheduling: SCHED_FIFO priority {priority} for the tick thread"
+
+
+@contextlib.contextmanager
+def normal_priority():
+    """Run a long stretch of the tick thread's work (the harmonize table) at normal priority.
+
+    A SCHED_FIFO thread computing for tens of milliseconds keeps every normal thread queued
+    on its core off it until the kernel migrates them. JACK's client threads are normal
+    threads when jackd runs without real-time (``--no-realtime``, as in the tests, or a
+    desktop session): one 20-50 ms table build made jackd report its clients "not
+    finished" and drop a cycle's MIDI, note-offs included. The tick's own output has left
+    by then, so the build gives up its priority and takes it back after.
+    """
+    try:
+        if os.sched_getscheduler(0) != os.SCHED_FIFO:
+            yield
+            return
+        param = os.sched_getparam(0)
+        os.sched_setscheduler(0, os.SCHED_OTHER, os.sched_param(0))
+    except (AttributeError, OSError):  # no such call here, or not permitted: as it was
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError):
+            os.sched_setscheduler(0, os.SCHED_FIFO, param)
 
 
 class StepTimes:

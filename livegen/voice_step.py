@@ -32,7 +32,7 @@ from livegen.harmonize import Table, melody_tick, plan
 from livegen.modes import Mode
 from livegen.notes import EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
-from livegen.realtime import StepTimes
+from livegen.realtime import StepTimes, normal_priority
 from livegen.scheduler import OWN
 from livegen.snapshot import LIVEGEN
 from livegen.voice import Voice
@@ -116,7 +116,8 @@ class VoiceStep:
             return
         if playing:
             t0 = time.perf_counter()
-            self.table = plan(player, n)
+            with normal_priority():  # the tick's output has left; jackd's clients come first
+                self.table = plan(player, n)
             self.plans.add(time.perf_counter() - t0, n)
             self.velocity = velocity
             self.follow_velocity = settings.velocity == "player"

@@ -353,3 +353,30 @@ def test_free_plays_a_parts_model_on_from_a_primer():
     assert any(note_ons(tick(engine, ports)) for _ in range(20))
     engine.shutdown()
     assert sounding(ports.sent) == set()
+
+
+def test_the_table_is_planned_at_normal_priority(monkeypatch):
+    """A 20-50 ms build at SCHED_FIFO starved jackd's clients (xruns, lost note-offs)."""
+    import contextlib
+
+    import livegen.voice_step as voice_step
+
+    inside: list[bool] = []
+    seen: list[bool] = []
+    real_plan = voice_step.plan
+
+    @contextlib.contextmanager
+    def normal():
+        inside.append(True)
+        yield
+        inside.pop()
+
+    def planning(player, n):
+        seen.append(bool(inside))
+        return real_plan(player, n)
+
+    monkeypatch.setattr(voice_step, "normal_priority", normal)
+    monkeypatch.setattr(voice_step, "plan", planning)
+    engine, ports = make()
+    play(engine, ports, 12)
+    assert seen and all(seen), seen
