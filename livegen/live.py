@@ -172,7 +172,7 @@ def run_headless(
             print(f"listening on {shown_in!r}, playing on {shown_out!r}", file=out, flush=True)
         print(
             f"model {Path(hello.model_path).stem} ({hello.codec}), "
-            f"step path {engine.snapshot().step_path}; Ctrl-C stops with all notes off",
+            f"step path {hello.step_path}; Ctrl-C stops with all notes off",
             file=out,
             flush=True,
         )

@@ -47,6 +47,7 @@ class Hello:
     ports: Any  # livegen.midi_io.PortInfo, or None for ports that have no info (fakes)
     ports_text: str  # repr(ports): shown when there is no PortInfo
     notices: tuple[str, ...]  # things to tell the user once (a private JACK server started)
+    step_path: str = ""  # how the model steps (cpu-fused-fp32, ...): no snapshot has come yet
 
     @property
     def backend(self) -> str | None:
@@ -130,6 +131,7 @@ def hello(session: Any) -> Hello:
         ports=getattr(session.ports, "info", None),
         ports_text=repr(session.ports),
         notices=tuple(session.notices),
+        step_path=getattr(engine.snapshot(), "step_path", ""),
     )
 
 

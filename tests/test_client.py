@@ -138,6 +138,7 @@ def test_hello_commands_snapshots_and_close(opened):
     client = opened()
     assert client.hello.model_path == "/models/fake.pt" and client.hello.codec == "fake()"
     assert client.hello.notices == ("a notice from the opening",)
+    assert client.hello.step_path == "fake"  # the start line needs it before any snapshot
     assert not client.running
     client.start()
     assert client.running
