@@ -28,6 +28,7 @@ def add_harmonize(gen: argparse.ArgumentParser) -> None:
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
     from livegen import checkpoint
+    from livegen.cli_offline import check_outputs
     from livegen.device import resolve_device
     from livegen.harmonize_offline import harmonize
     from livegen.midifile import read_midi, write_midi
@@ -35,17 +36,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
 
     if args.primer is not None:
         raise CliError("--harmonize plays beside a file and --primer continues one: give one")
-    if args.output is None and args.wav is None:
-        raise CliError("say where to write the harmonization: -o OUT.mid, --wav OUT.wav or both")
-    for out in (args.output, args.plot, args.wav):  # fail before the work, not after it
-        if out is not None and not out.parent.is_dir():
-            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
-    soundfont = None
-    if args.wav is not None:
-        from livegen.synth import find_fluidsynth, find_soundfont
-
-        find_fluidsynth()
-        soundfont = find_soundfont(args.soundfont)
+    soundfont = check_outputs(args, "harmonization")
     limit_threads(1)  # a batch-1 step is latency-bound: more threads only add overhead
     device = resolve_device(args.device)
     path = checkpoint.resolve(args.checkpoint)

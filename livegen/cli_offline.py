@@ -16,6 +16,22 @@ from livegen.errors import CliError
 from livegen.paths import default_primer
 
 
+def check_outputs(args: argparse.Namespace, what: str):
+    """Fail before the work, not after it: where ``generate`` writes ``what``, and with
+    ``--wav`` FluidSynth and a soundfont. Returns the soundfont (None without ``--wav``)."""
+    if args.output is None and args.wav is None:
+        raise CliError(f"say where to write the {what}: -o OUT.mid, --wav OUT.wav or both")
+    for out in (args.output, args.plot, args.wav):
+        if out is not None and not out.parent.is_dir():
+            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
+    if args.wav is None:
+        return None
+    from livegen.synth import find_fluidsynth, find_soundfont
+
+    find_fluidsynth()
+    return find_soundfont(args.soundfont)
+
+
 def cmd_generate(args: argparse.Namespace) -> int:
     if args.harmonize is not None:  # a part beside a file rather than after it
         return cmd_harmonize(args)
@@ -28,17 +44,7 @@ def cmd_generate(args: argparse.Namespace) -> int:
     # One thread: a batch-1 step is latency-bound, and extra threads only add overhead.
     limit_threads(1)
     device = resolve_device(args.device)
-    if args.output is None and args.wav is None:
-        raise CliError("say where to write the continuation: -o OUT.mid, --wav OUT.wav or both")
-    for out in (args.output, args.plot, args.wav):  # fail before the work, not after it
-        if out is not None and not out.parent.is_dir():
-            raise CliError(f"{out}: cannot write there, folder {out.parent} does not exist")
-    soundfont = None
-    if args.wav is not None:
-        from livegen.synth import find_fluidsynth, find_soundfont
-
-        find_fluidsynth()
-        soundfont = find_soundfont(args.soundfont)
+    soundfont = check_outputs(args, "continuation")
     path = checkpoint.resolve(args.checkpoint)
     loaded = checkpoint.load(path, device="cpu")
     codec = loaded.codec

@@ -25,6 +25,16 @@ class GenerateError(LivegenError, ValueError):
     """A primer or request that cannot be continued: one line."""
 
 
+def check_sampling(temperature: float, top_p: float, beats_per_bar: int) -> None:
+    """The sampling settings of an offline run (a continuation, a harmonization), checked alike."""
+    if temperature < 0:
+        raise GenerateError(f"temperature must be >= 0, not {temperature}")
+    if not 0 < top_p <= 1:
+        raise GenerateError(f"top-p must be in (0, 1], not {top_p}")
+    if beats_per_bar <= 0:
+        raise GenerateError(f"beats per bar must be positive, not {beats_per_bar}")
+
+
 def continue_piece(
     loaded_checkpoint: Loaded,
     primer_notes: np.ndarray,
@@ -50,12 +60,7 @@ def continue_piece(
 
     if bars < 1:
         raise GenerateError(f"bars must be at least 1, not {bars}")
-    if temperature < 0:
-        raise GenerateError(f"temperature must be >= 0, not {temperature}")
-    if not 0 < top_p <= 1:
-        raise GenerateError(f"top-p must be in (0, 1], not {top_p}")
-    if beats_per_bar <= 0:
-        raise GenerateError(f"beats per bar must be positive, not {beats_per_bar}")
+    check_sampling(temperature, top_p, beats_per_bar)
 
     codec = loaded_checkpoint.codec
     tpq = codec.ticks_per_quarter

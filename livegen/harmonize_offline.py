@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from livegen.generate import GenerateError
+from livegen.generate import GenerateError, check_sampling
 from livegen.notes import DEFAULT_VELOCITY, Tick, empty_notes, ticks_to_notes
 
 if TYPE_CHECKING:  # torch and the model stay unimported until a harmonization is asked for
@@ -61,12 +61,7 @@ def harmonize(
             f"{loaded_checkpoint.path.name} is a {codec.name} model: harmonizing needs a parts "
             "model (chorale_harmony, chorale_bass, chorale_melody or one trained with data.parts)"
         )
-    if temperature < 0:
-        raise GenerateError(f"temperature must be >= 0, not {temperature}")
-    if not 0 < top_p <= 1:
-        raise GenerateError(f"top-p must be in (0, 1], not {top_p}")
-    if beats_per_bar <= 0:
-        raise GenerateError(f"beats per bar must be positive, not {beats_per_bar}")
+    check_sampling(temperature, top_p, beats_per_bar)
     if first_tick < 0:
         raise GenerateError(f"the first tick must be 0 or more, not {first_tick}")
     notes = np.asarray(your_notes, dtype=np.float64).reshape(-1, 4)
