@@ -71,9 +71,9 @@ def model(request, tmp_path) -> tuple[str, Path]:
     return "chorale_harmony", shipped
 
 
-def start_livegen(server, ckpt: Path, *flags: str) -> subprocess.Popen:
+def start_livegen(server, ckpt: Path, *flags: str, mode: str = "harmonize") -> subprocess.Popen:
     cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", *flags]
-    cmd += ["--mode", "harmonize", "--checkpoint", str(ckpt), "--temperature", "1"]
+    cmd += ["--mode", mode, "--checkpoint", str(ckpt), "--temperature", "1"]
     cmd += ["--seed", "3", "--duration", "60"]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=server.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
