@@ -31,9 +31,9 @@ from torch import nn
 import livegen
 from livegen.codecs import CODECS, CodecError, make_codec
 from livegen.codecs.base import Codec
-from livegen.config import ConfigError, from_dict
 from livegen.errors import LivegenError
 from livegen.model import LSTMModel, ModelConfig
+from livegen.recipe import ConfigError, from_dict
 from livegen.roles import roles_of
 
 FORMAT = "livegen-checkpoint"

@@ -1,7 +1,7 @@
 """The live session's settings: one frozen dataclass, read from ``configs/live.yaml``.
 
-The same checking as the training recipes (:func:`livegen.config.from_dict`): an unknown
-key or a wrong type is a :class:`~livegen.config.ConfigError` that names it. Command-line
+The same checking as the training recipes (:func:`livegen.recipe.from_dict`): an unknown
+key or a wrong type is a :class:`~livegen.recipe.ConfigError` that names it. Command-line
 flags override single fields with :func:`dataclasses.replace`. Each field's ``help`` (in its
 metadata) documents it here and is the help of its ``livegen run`` flag, which the command
 line makes from the fields.
@@ -14,9 +14,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegen.config import ConfigError, _Invalid, _require, from_dict, read_yaml
 from livegen.controls import CC_CONTROLS, LIMITS, VELOCITIES
 from livegen.modes import Mode
+from livegen.recipe import ConfigError, Invalid, from_dict, read_yaml, require
 from livegen.scales import SCALES, TONICS, key_pitches, parse_key  # noqa: F401  (re-exported)
 
 MODES = tuple(m.value for m in Mode)
@@ -136,44 +136,44 @@ class LiveConfig:
     )
 
     def __post_init__(self) -> None:
-        _require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
-        _require(self.clock in CLOCKS, "clock", f"must be one of {', '.join(CLOCKS)}")
-        _require(self.velocity in VELOCITIES, "velocity", f"must be one of {VELOCITIES}")
-        _require(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
-        _require(
+        require(self.mode in MODES, "mode", f"must be one of {', '.join(MODES)}")
+        require(self.clock in CLOCKS, "clock", f"must be one of {', '.join(CLOCKS)}")
+        require(self.velocity in VELOCITIES, "velocity", f"must be one of {VELOCITIES}")
+        require(self.device in DEVICES, "device", f"must be one of {', '.join(DEVICES)}")
+        require(
             self.precision in ("auto", "fp32", "int8"), "precision", "must be auto, fp32 or int8"
         )
-        _require(self.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
+        require(self.backend in BACKENDS, "backend", f"must be one of {', '.join(BACKENDS)}")
         for control in LIMITS:  # the one table of limits, as for live changes
             if hasattr(self, control.value):
                 limit = LIMITS[control]
                 value = getattr(self, control.value)
-                _require(limit.low <= value <= limit.high, control.value, _range(limit))
-        _require(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
-        _require(self.silence_ticks >= 1, "silence_ticks", "must be >= 1")
-        _require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
-        _require(1 <= self.fixed_velocity <= 127, "fixed_velocity", "must be in 1..127")
-        _require(self.queue_size >= 16, "queue_size", "must be >= 16")
+                require(limit.low <= value <= limit.high, control.value, _range(limit))
+        require(0 < self.top_p <= 1, "top_p", "must be in (0, 1]")
+        require(self.silence_ticks >= 1, "silence_ticks", "must be >= 1")
+        require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
+        require(1 <= self.fixed_velocity <= 127, "fixed_velocity", "must be in 1..127")
+        require(self.queue_size >= 16, "queue_size", "must be >= 16")
         if self.key is not None:
             try:
                 parse_key(self.key)
             except ValueError as err:
-                raise _Invalid("key", str(err)) from None
-        _require(self.osc is None or 0 <= self.osc <= 65535, "osc", "port must be in 0..65535")
+                raise Invalid("key", str(err)) from None
+        require(self.osc is None or 0 <= self.osc <= 65535, "osc", "port must be in 0..65535")
         if self.osc_reply is not None:
             try:
                 host_port(self.osc_reply)
             except ValueError as err:
-                raise _Invalid("osc_reply", str(err)) from None
+                raise Invalid("osc_reply", str(err)) from None
         if self.record is not None:
-            _require(
+            require(
                 Path(self.record).suffix.lower() in (".mid", ".midi"),
                 "record",
                 "must be a .mid file",
             )
         for name, number in self.cc.items():
-            _require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
-            _require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")
+            require(name in CC_CONTROLS, "cc", f"has unknown control {name!r} ({CC_CONTROLS})")
+            require(0 <= number <= 119, "cc", f"number for {name!r} must be in 0..119")
 
 
 def host_port(text: str) -> tuple[str, int]:
@@ -213,5 +213,5 @@ def _replace(cfg: LiveConfig, overrides: dict[str, Any], where: str) -> LiveConf
         return cfg
     try:
         return dataclasses.replace(cfg, **changes)
-    except _Invalid as e:
+    except Invalid as e:
         raise ConfigError(f"{where}: {e.key} {e.problem} (got {changes.get(e.key)!r})") from None

@@ -6,7 +6,7 @@ user preset of a shipped name wins. Every key is a live setting that can change 
 so the same preset applies at start (``--preset NAME``: its values sit between
 ``configs/live.yaml`` and the command line's flags) and from the panel, as commands.
 
-:class:`Preset` is a frozen dataclass read with :func:`livegen.config.from_dict`: an unknown
+:class:`Preset` is a frozen dataclass read with :func:`livegen.recipe.from_dict`: an unknown
 key, a value of the wrong type or out of its limits is a :class:`ConfigError` that names the
 file and the key. A preset sets only the keys it names (``given``), so ``key: null`` turns
 a key lock off while a preset without ``key`` leaves it as it is.
@@ -19,9 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from livegen.config import ConfigError, _Invalid, from_dict, read_yaml
 from livegen.controls import Command, Control, Forget, MapCc, Set, SwitchModel
 from livegen.paths import PRESETS, config_dir
+from livegen.recipe import ConfigError, Invalid, from_dict, read_yaml
 
 USER_FOLDER = "presets"  # under the user's config folder
 SUFFIX = ".yaml"
@@ -66,8 +66,8 @@ class Preset:
             if f.init and f.name != "description" and value is not None:
                 try:
                     LiveConfig(**{f.name: value})
-                except _Invalid as err:
-                    raise _Invalid(f.name, err.problem) from None
+                except Invalid as err:
+                    raise Invalid(f.name, err.problem) from None
 
     def settings(self) -> dict[str, Any]:
         """The live settings this preset sets: ``LiveConfig`` field -> value."""

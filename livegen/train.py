@@ -22,12 +22,13 @@ import torch.nn.functional as F
 from livegen import checkpoint
 from livegen.batches import IGNORE, iterate_chunks, plan_streams
 from livegen.codecs import make_codec
-from livegen.config import ConfigError, TrainConfig, load_config, to_dict
+from livegen.config import TrainConfig, load_config
 from livegen.data import DataError, Split, load_pieces
 from livegen.data.parts import parts_loader
 from livegen.device import DeviceError, resolve_device
 from livegen.encoded import Encoded
 from livegen.model import LSTMModel, ModelConfig, State
+from livegen.recipe import ConfigError, to_dict
 from livegen.threads import limit_threads
 
 

@@ -238,13 +238,13 @@ def test_every_user_error_class_is_a_livegen_error():
     from livegen.checkpoint import CheckpointError
     from livegen.cli import CliError
     from livegen.codecs.base import CodecError
-    from livegen.config import ConfigError
     from livegen.data import DataError
     from livegen.errors import LivegenError
     from livegen.generate import GenerateError
     from livegen.jack import JackError
     from livegen.midi_io import PortError
     from livegen.midifile import MidiFileError
+    from livegen.recipe import ConfigError
 
     value_errors = (CheckpointError, CodecError, ConfigError, DataError, GenerateError)
     for cls in (*value_errors, MidiFileError, CliError, JackError, PortError):

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from livegen.config import ConfigError
 from livegen.live_config import LiveConfig, key_pitches, load_live_config, parse_key
+from livegen.recipe import ConfigError
 
 SHIPPED = Path(__file__).resolve().parent.parent / "configs" / "live.yaml"
 

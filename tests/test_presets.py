@@ -5,10 +5,10 @@ from __future__ import annotations
 import pytest
 
 from livegen import presets
-from livegen.config import ConfigError
 from livegen.controls import Control, Forget, MapCc, Set, SwitchModel
 from livegen.live_config import LiveConfig, load_live_config
 from livegen.paths import LIVE_CONFIG, PRESETS
+from livegen.recipe import ConfigError
 
 
 @pytest.fixture(autouse=True)

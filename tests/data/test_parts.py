@@ -8,11 +8,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from livegen.config import ConfigError, PartsConfig, load_config
+from livegen.config import PartsConfig, load_config
 from livegen.data import DataError
 from livegen.data.parts import OneTrackError, Parted, load_parts, names_match, part_key, select
 from livegen.errors import LivegenError
 from livegen.notes import make_notes
+from livegen.recipe import ConfigError
 from tests.data.helpers import write_tracks
 
 
