@@ -5,6 +5,9 @@ It prints ``READY {json}`` (its pid and the engine's) once the engine ticks, and
 it is killed or a line ``quit`` arrives on stdin (then it quits as ``q`` does).
 
     python tests/integration/panel_process.py --mode free --passthrough
+
+bench/harmonize_latency.py --panel runs it too, with its own model, tempo and temperature,
+and a ``--settings`` file of its own so the bench leaves the user's remembered settings be.
 """
 
 from __future__ import annotations
@@ -31,16 +34,26 @@ def main() -> int:
     ap.add_argument("--mode", default="free")
     ap.add_argument("--passthrough", action="store_true")
     ap.add_argument("--seed", type=int, default=3)
+    ap.add_argument("--checkpoint", default="folk_melody")
+    ap.add_argument("--bpm", type=float, default=LiveConfig.bpm)
+    ap.add_argument("--temperature", type=float, default=LiveConfig.temperature)
+    ap.add_argument("--settings", type=Path, help="remembered settings (default: the user's)")
     args = ap.parse_args()
     cfg = LiveConfig(
-        checkpoint="folk_melody",
+        checkpoint=args.checkpoint,
         backend="jack",
         device="cpu",
         mode=args.mode,
         passthrough=args.passthrough,
         seed=args.seed,
+        bpm=args.bpm,
+        temperature=args.temperature,
     )
-    app = make_app(lambda remembered: EngineClient.open(cfg), catalog=Catalog([]))
+    app = make_app(
+        lambda remembered: EngineClient.open(cfg),
+        catalog=Catalog([]),
+        settings_path=args.settings,
+    )
 
     async def scenario() -> None:
         async with app.run_test(size=(120, 40)) as pilot:
