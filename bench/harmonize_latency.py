@@ -12,11 +12,16 @@ what comes back, all stamped at the peer. For each melody note-on:
   livegen (JACK's dummy driver drops events in an xrun) and is counted apart.
 
 The model is the built fixture of tests/integration/test_harmonize.py (the chorale_harmony
-shape, a chord struck in every row), or ``--checkpoint``. Headless (no panel). Writes
-bench/results/harmonize_latency.json.
+shape, a chord struck in every row), or ``--checkpoint``. Headless by default; with
+``--panel`` the same session runs under livegen's Textual panel instead of ``livegen run``
+(tests/integration/panel_process.py: ``make_app`` around an ``EngineClient``, driven by
+``run_test`` and redrawing from the snapshots; the engine in a process of its own, as with
+``livegen panel``), as issue 9's "with the panel open" asks. Writes
+bench/results/harmonize_latency.json (``--panel``: harmonize_latency_panel.json).
 
     .venv/bin/python bench/harmonize_latency.py                  # 400 notes, ~2 minutes
     .venv/bin/python bench/harmonize_latency.py --notes 2000     # the issue's count, ~9 min
+    .venv/bin/python bench/harmonize_latency.py --notes 2000 --panel   # the panel open
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ from tests.integration.events import note_events  # noqa: E402
 from tests.integration.test_harmonize import built_model  # noqa: E402
 
 PEER = ROOT / "tests" / "integration" / "midi_peer.py"
+PANEL = ROOT / "tests" / "integration" / "panel_process.py"
 BPM, TPQ = 120.0, 4
 TICK = 60.0 / (BPM * TPQ)
 
@@ -66,27 +72,70 @@ def stats(ms: np.ndarray) -> dict:
     }
 
 
-def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("--notes", type=int, default=400)
-    ap.add_argument("--checkpoint", help="a parts model (default: the built fixture)")
-    out = ROOT / "bench" / "results" / "harmonize_latency.json"
-    ap.add_argument("--out", type=Path, default=out)
-    args = ap.parse_args()
-    server = start_dummy_jack()
-    tmp = Path(tempfile.mkdtemp(prefix="livegen-bench-"))
-    ckpt = Path(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
-    env = {**server.env, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+def start_headless(ckpt: Path, env: dict, tmp: Path) -> subprocess.Popen:
+    """``livegen run``, once its ports are up."""
     cmd = [sys.executable, "-m", "livegen.cli", "run", "--backend", "jack", "--bpm", str(BPM)]
     cmd += ["--mode", "harmonize", "--passthrough", "--checkpoint", str(ckpt)]
     cmd += ["--temperature", "1", "--seed", "3", "--duration", "3600"]
     proc = subprocess.Popen(
         cmd, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
     )
+    while "listening on" not in (line := proc.stdout.readline()):
+        if not line and proc.poll() is not None:
+            raise SystemExit(f"livegen run failed: {proc.stderr.read().strip()}")
+    return proc
+
+
+def start_panel(ckpt: Path, env: dict, tmp: Path) -> subprocess.Popen:
+    """The panel around the same session, once its engine ticks (its READY line)."""
+    cmd = [sys.executable, str(PANEL), "--mode", "harmonize", "--passthrough"]
+    cmd += ["--checkpoint", str(ckpt), "--bpm", str(BPM), "--temperature", "1", "--seed", "3"]
+    cmd += ["--settings", str(tmp / "state.yaml")]  # not the user's remembered settings
+    # stderr (the engine's process too) goes to a file: a pipe nobody reads for 9 minutes
+    # could fill and stall the engine.
+    with open(tmp / "panel.err", "w") as err:
+        proc = subprocess.Popen(
+            cmd, cwd=ROOT, env=env, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+            stderr=err, text=True,
+        )  # fmt: skip
+    line = proc.stdout.readline()
+    if not line.startswith("READY "):
+        proc.kill()
+        proc.wait(20)
+        raise SystemExit(f"the panel failed: {(tmp / 'panel.err').read_text().strip()}")
+    return proc
+
+
+def stop(proc: subprocess.Popen, panel: bool, tmp: Path) -> int | None:
+    """End livegen; for the panel, as ``q`` does, and return the notes it left open."""
+    if not panel:
+        proc.terminate()
+        proc.communicate(timeout=20)
+        return None
+    out, _ = proc.communicate("quit\n", timeout=60)
+    done = [line for line in out.splitlines() if line.startswith("DONE ")]
+    if proc.returncode != 0 or not done:
+        err = (tmp / "panel.err").read_text().strip()
+        raise SystemExit(f"the panel did not quit cleanly (exit {proc.returncode}): {err}")
+    return json.loads(done[-1][5:])["open"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--notes", type=int, default=400)
+    ap.add_argument("--checkpoint", help="a parts model (default: the built fixture)")
+    ap.add_argument("--panel", action="store_true", help="run it with the panel open")
+    ap.add_argument("--out", type=Path, help="the JSON written (default: bench/results/...)")
+    args = ap.parse_args()
+    name = "harmonize_latency_panel.json" if args.panel else "harmonize_latency.json"
+    args.out = args.out or ROOT / "bench" / "results" / name
+    server = start_dummy_jack()
+    tmp = Path(tempfile.mkdtemp(prefix="livegen-bench-"))
+    ckpt = Path(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
+    env = {**server.env, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc, left_open = None, None
     try:
-        while "listening on" not in (line := proc.stdout.readline()):
-            if not line and proc.poll() is not None:
-                raise SystemExit(f"livegen run failed: {proc.stderr.read().strip()}")
+        proc = (start_panel if args.panel else start_headless)(ckpt, env, tmp)
         rows = melody(args.notes)
         notes = tmp / "melody.json"
         notes.write_text(json.dumps(rows))
@@ -101,9 +150,11 @@ def main() -> None:
         player = subprocess.Popen(peer, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         if player.wait(timeout=seconds + 60) != 0:
             raise SystemExit("the peer failed")
+        left_open = stop(proc, args.panel, tmp)
     finally:
-        proc.terminate()
-        proc.communicate(timeout=20)
+        if proc is not None and proc.poll() is None:  # a failure on the way: end it anyway
+            proc.terminate()
+            proc.communicate(timeout=20)
         server.stop()
     got = json.loads(report.read_text())
     ons = [(t, p) for t, kind, p, _ in note_events(got["received"]) if kind == "on"]
@@ -127,7 +178,7 @@ def main() -> None:
         "harmony": stats(np.array(harmony) * 1000),
         "missed": missed,
         "input_lost": lost,
-        "panel": False,
+        "panel": args.panel,
         "model": "built fixture" if not args.checkpoint else str(args.checkpoint),
     }
     p, h = results["passthrough"], results["harmony"]
@@ -136,6 +187,9 @@ def main() -> None:
     for key in ("passthrough", "harmony"):
         print(f"{key:12s} " + "  ".join(f"{k} {v}" for k, v in results[key].items()))
     print(f"missed {missed} of {len(struck)}; {lost} never reached livegen (no thru either)")
+    if args.panel:
+        results["open_notes_at_quit"] = left_open
+        print(f"notes livegen left open when the panel quit: {left_open}")
     args.out.write_text(json.dumps({"machine": machine(), "results": results}, indent=2) + "\n")
     print(f"wrote {args.out}")
 
