@@ -21,7 +21,7 @@ import pytest
 from livegen.controls import Action, Do, SwitchModel
 from livegen.live import load_model, open_session
 from livegen.live_config import LiveConfig
-from tests.integration.events import hanging, note_events
+from tests.integration.events import XRUN_TRIES, hanging, note_events, xruns
 
 pytestmark = pytest.mark.jack
 
@@ -129,12 +129,8 @@ def thread_errors(monkeypatch):
     return caught
 
 
-@pytest.mark.parametrize(
-    ("first", "other"), [("piano_poly", "chorale_poly"), ("folk_melody", "piano_poly")]
-)
-def test_a_switch_to_another_grid_and_back_keeps_the_beat_and_ends_every_note(
-    jack_server, peer, thread_errors, first, other
-):
+def switch_there_and_back(peer, first: str, other: str):
+    """``first`` plays, ``other`` takes over, then ``first`` again; the stop ends it all."""
     cfg = LiveConfig(backend="jack", device="cpu", seed=3, mode="free", bpm=BPM, checkpoint=first)
     session = open_session(cfg)
     engine = session.engine
@@ -154,6 +150,20 @@ def test_a_switch_to_another_grid_and_back_keeps_the_beat_and_ends_every_note(
         report = p.quit()  # before close: the notes must end without the final all-off
     finally:
         session.close()
+    return engine, log, report, quiet
+
+
+@pytest.mark.parametrize(
+    ("first", "other"), [("piano_poly", "chorale_poly"), ("folk_melody", "piano_poly")]
+)
+def test_a_switch_to_another_grid_and_back_keeps_the_beat_and_ends_every_note(
+    jack_server, peer, thread_errors, first, other
+):
+    for _ in range(XRUN_TRIES):  # a cycle jackd dropped voids the run (events.xruns)
+        before = xruns(jack_server)
+        engine, log, report, quiet = switch_there_and_back(peer, first, other)
+        if xruns(jack_server) == before:
+            break
     snap = engine.snapshot()
     assert engine.error is None and not thread_errors, (engine.error, thread_errors)
     assert not [n for n in snap.notices if "cannot switch" in n], snap.notices
