@@ -38,7 +38,7 @@ import threading
 from typing import Any
 
 from livegen.errors import EngineError, LivegenError
-from livegen.server import Failure, Hello, Opener, serve
+from livegen.server import Failure, Hello, Opener, run_engine_process
 
 ANSWER_TIMEOUT = 2.0  # seconds a command may wait for its sequence number
 CLOSE_TIMEOUT = 5.0  # seconds for the engine to end every note and exit before SIGTERM
@@ -91,7 +91,7 @@ class EngineClient:
         ctx = multiprocessing.get_context("spawn")
         ours, theirs = ctx.Pipe(duplex=True)
         process = ctx.Process(
-            target=serve,
+            target=run_engine_process,
             args=(theirs, cfg, start_jack, opener),
             name="livegen-engine",
             daemon=True,  # a backstop: multiprocessing terminates it if this process exits
