@@ -8,13 +8,19 @@ and leaves nothing sounding. Measured at the peer.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
 from tests.integration.events import hanging, note_events
-from tests.integration.test_harmonize import BPM, MELODY, ROOT, TICK, TPQ, start_livegen
+from tests.integration.test_harmonize import (
+    MELODY,
+    ROOT,
+    TICK,
+    TPQ,
+    lead_melody,
+    start_livegen,
+)
 
 pytestmark = pytest.mark.jack
 
@@ -32,15 +38,8 @@ def test_accompany_plays_livegens_part_beside_the_melody_and_stops_with_it(
     try:
         # Legato quarters from quarter 1: your part never falls silent until the last one.
         rows = [[p, 1 + k, 1, 90] for k, p in enumerate(MELODY)]
-        notes = tmp_path / "melody.json"
-        notes.write_text(json.dumps(rows))
-        quarters = len(MELODY) + 5  # the clock runs on 4 quarters after the melody
-        p = peer(
-            "--send-to", "livegen in", "--record-from", "livegen out", "--bpm", str(BPM),
-            "--notes-file", str(notes), "--clock", str(BPM), "--clock-pulses", str(24 * quarters),
-            "--start-delay", "1.0", "--linger", "1.5", "--duration", "40",
-        )  # fmt: skip
-        report = p.wait(timeout=60)
+        # The clock runs on 4 quarters after the melody.
+        report = lead_melody(peer, tmp_path, rows, quarters=len(MELODY) + 5)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)

@@ -87,6 +87,19 @@ def start_livegen(server, ckpt: Path, *flags: str, mode: str = "harmonize") -> s
     return proc
 
 
+def lead_melody(peer, tmp_path: Path, rows: list, quarters: int) -> dict:
+    """The peer leads with MIDI clock for ``quarters`` and plays ``rows`` (pitch, start,
+    length in quarters, velocity) into livegen, recording its output; returns its report."""
+    notes = tmp_path / "melody.json"
+    notes.write_text(json.dumps(rows))
+    p = peer(
+        "--send-to", "livegen in", "--record-from", "livegen out", "--bpm", str(BPM),
+        "--notes-file", str(notes), "--clock", str(BPM), "--clock-pulses", str(24 * quarters),
+        "--start-delay", "1.0", "--linger", "1.5", "--duration", "40",
+    )  # fmt: skip
+    return p.wait(timeout=60)
+
+
 def test_harmony_sounds_with_every_melody_note_and_nothing_is_left_sounding(
     jack_server, peer, model, tmp_path
 ):
@@ -97,15 +110,7 @@ def test_harmony_sounds_with_every_melody_note_and_nothing_is_left_sounding(
         # Each note half a tick after a tick line, released half a tick before the next one.
         half = 0.5 / TPQ
         rows = [[p, 1 + k + half, 1 - 2 * half, 90] for k, p in enumerate(MELODY)]
-        notes = tmp_path / "melody.json"
-        notes.write_text(json.dumps(rows))
-        quarters = len(MELODY) + 2
-        p = peer(
-            "--send-to", "livegen in", "--record-from", "livegen out", "--bpm", str(BPM),
-            "--notes-file", str(notes), "--clock", str(BPM), "--clock-pulses", str(24 * quarters),
-            "--start-delay", "1.0", "--linger", "1.5", "--duration", "40",
-        )  # fmt: skip
-        report = p.wait(timeout=60)
+        report = lead_melody(peer, tmp_path, rows, quarters=len(MELODY) + 2)
     finally:
         proc.terminate()
         out, err = proc.communicate(timeout=20)
