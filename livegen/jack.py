@@ -1,7 +1,8 @@
 """A private JACK server for tests and machines without a MIDI backend.
 
-``start_dummy_jack()`` runs ``jackd -d dummy`` (no sound card, no realtime
-privileges needed) under a name of its own, waits until clients can connect,
+``start_dummy_jack()`` runs ``jackd -d dummy`` (no sound card needed) under a name of
+its own, real-time where this process may schedule real-time threads, waits until
+clients can connect,
 points this process's JACK clients at it through ``JACK_DEFAULT_SERVER`` and
 stops it on exit. ``livegen run --start-jack`` and the integration tests use it.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import resource
 import shutil
 import socket
 import subprocess
@@ -22,6 +24,9 @@ from pathlib import Path
 from livegen.errors import LivegenError
 
 INSTALL_HINT = "install it with: apt-get install --no-install-recommends jackd2"
+# jackd's own priority; its clients' process threads run 5 below (65), above livegen's
+# tick thread (realtime.try_realtime: 10), so the tick never holds up a JACK cycle.
+SERVER_PRIORITY = 70
 
 
 class JackError(LivegenError, RuntimeError):
@@ -70,8 +75,16 @@ def server_running(name: str | None = None) -> bool | None:
 class JackServer:
     """A running private ``jackd -d dummy``; a context manager that stops it."""
 
-    def __init__(self, name: str, proc: subprocess.Popen, log_path: Path, started_in: float):
+    def __init__(
+        self,
+        name: str,
+        proc: subprocess.Popen,
+        log_path: Path,
+        started_in: float,
+        realtime: bool = False,
+    ):
         self.name = name
+        self.realtime = realtime  # jackd and its clients' process threads on SCHED_FIFO
         self.proc = proc
         self.log_path = log_path
         self.started_in = started_in  # seconds from spawn until a client could connect
@@ -143,11 +156,19 @@ def start_dummy_jack(
     *,
     timeout: float = 10.0,
     use: bool = True,
+    realtime: bool | None = None,
 ) -> JackServer:
-    """Start ``jackd -n NAME --no-realtime -d dummy -r RATE -p PERIOD`` and wait for it.
+    """Start ``jackd -n NAME [-R | --no-realtime] -d dummy -r RATE -p PERIOD``, wait for it.
 
     With ``use`` (the default) this process's JACK clients connect to it until
-    it stops; ``server.env`` is the environment for subprocesses.
+    it stops; ``server.env`` is the environment for subprocesses. ``realtime``
+    None (the default) means real-time where permitted (:func:`may_realtime`).
+
+    Why real-time: a non-real-time server runs its clients' process threads as
+    normal threads, which must each run within one period (5.3 ms here) of being
+    woken, or jackd drops that cycle and the MIDI in it, note-offs included. On a
+    busy 2-core machine that happened 355 times in 10 minutes (bench/record_load.py);
+    under ``-R`` those threads preempt ordinary load, as on a musician's audio setup.
     """
     jackd = shutil.which("jackd")
     if jackd is None:
@@ -155,7 +176,9 @@ def start_dummy_jack(
     name = name or f"livegen-{os.getpid()}-{uuid.uuid4().hex[:6]}"
     # The dummy driver waits a fixed 21333 us per cycle unless told the period's length.
     wait_us = round(period / rate * 1e6)
-    cmd = [jackd, "--no-realtime", "-n", name, "-t", "2000"]
+    realtime = may_realtime() if realtime is None else realtime
+    mode = ["-R", "-P", str(SERVER_PRIORITY)] if realtime else ["--no-realtime"]
+    cmd = [jackd, *mode, "-n", name, "-t", "2000"]
     cmd += ["-d", "dummy", "-r", str(rate), "-p", str(period), "-w", str(wait_us)]
     cmd += ["-C", "0", "-P", "0"]  # MIDI only: no audio ports to process
     fd, log_name = tempfile.mkstemp(prefix=f"jackd-{name}-", suffix=".log")
@@ -167,7 +190,7 @@ def start_dummy_jack(
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, env=env
         )
-    server = JackServer(name, proc, log_path, 0.0)
+    server = JackServer(name, proc, log_path, 0.0, realtime)
     deadline = t0 + timeout
     while True:
         if proc.poll() is not None:
@@ -184,6 +207,16 @@ def start_dummy_jack(
     if use:
         server.use()
     return server
+
+
+def may_realtime(priority: int = SERVER_PRIORITY) -> bool:
+    """Whether this process may start SCHED_FIFO threads at ``priority`` (root or rtprio)."""
+    if not hasattr(os, "sched_setscheduler"):
+        return False
+    if os.geteuid() == 0:
+        return True
+    soft, _ = resource.getrlimit(resource.RLIMIT_RTPRIO)
+    return soft == resource.RLIM_INFINITY or soft >= priority
 
 
 BANNER = ("jackdmp ", "Copyright ", "jackdmp comes with", "This is free software", "under certain")

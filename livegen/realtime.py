@@ -45,9 +45,10 @@ def normal_priority():
 
     A SCHED_FIFO thread computing for tens of milliseconds keeps every normal thread queued
     on its core off it until the kernel migrates them. JACK's client threads are normal
-    threads when jackd runs without real-time (``--no-realtime``, as in the tests, or a
-    desktop session): one 20-50 ms table build made jackd report its clients "not
-    finished" and drop a cycle's MIDI, note-offs included. The tick's own output has left
+    threads when jackd runs without real-time (``--no-realtime``, or a desktop session not
+    allowed it; the tests' private server is real-time where permitted, livegen/jack.py):
+    one 20-50 ms table build made jackd report its clients "not finished" and drop a
+    cycle's MIDI, note-offs included. The tick's own output has left
     by then, so the build gives up its priority and takes it back after.
     """
     try:

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 import statistics
 import threading
 import time
+from pathlib import Path
 
 import mido
 import pytest
@@ -244,3 +247,36 @@ def test_no_message_is_lost_while_other_threads_hold_the_gil(ports, peer):
     # Polling lost 11 of 3,000 once in CI (JACK xruns of a loaded machine, not the GIL);
     # a callback loses 12% or more here (2,639 of 3,000), so 99% still tells them apart.
     assert len(got) >= 2970 and ports.dropped == 0, len(got)
+
+
+def _fifo_priorities() -> list[int]:
+    """SCHED_FIFO priorities of this process's threads (from /proc: policy 1 is FIFO)."""
+    found = []
+    for stat in Path(f"/proc/{os.getpid()}/task").glob("*/stat"):
+        with contextlib.suppress(OSError):
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            # After the ")" field 3 (state) is index 0: rt_priority is field 40, policy 41.
+            if int(fields[38]) == 1:
+                found.append(int(fields[37]))
+    return found
+
+
+def test_livegens_jack_thread_outranks_its_tick_thread(jack_server):
+    """A real-time private server: our ports' process thread runs above the tick thread.
+
+    Under ``--no-realtime`` that thread is a normal one, which a busy machine (or the tick
+    thread's own SCHED_FIFO) kept off a core past a period: jackd then dropped cycles, the
+    note-offs in them too (355 xruns in bench/record_load.py's 10 minutes).
+    """
+    from livegen.jack import SERVER_PRIORITY, may_realtime
+    from livegen.realtime import try_realtime
+
+    if not may_realtime():
+        pytest.skip("this process may not schedule real-time threads (no rtprio limit)")
+    assert jack_server.realtime
+    before = _fifo_priorities()
+    with open_ports(backend="jack"):
+        started = sorted(set(_fifo_priorities()) - set(before)) or _fifo_priorities()
+    tick_priority = int(try_realtime.__defaults__[0])
+    assert started and max(started) > tick_priority, (started, tick_priority)
+    assert max(started) < SERVER_PRIORITY  # below jackd's own driver thread
