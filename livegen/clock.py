@@ -349,11 +349,15 @@ class InternalTicks:
         return self.clock.deadline(n)
 
     def regrid(self, regrid: Regrid) -> None:
+        """A switch at tick ``regrid.n``, whose first pulse has left: the rest of that tick's
+        pulses are the new grid's tick ``m``, so 24 a quarter go on through the switch."""
         self.clock.regrid(regrid)
         if self._sender is not None:
             self._sender = ClockSender(self.clock)
             self._pulses = deque(p for p in self._pulses if p[1] is not ClockSender.CLOCK)
-            self._scheduled = regrid.m - 1
+            rest = self._sender.schedule(regrid.m)[1:]
+            self._pulses.extend((t - self.latency, msg) for t, msg in rest)
+            self._scheduled = regrid.m
 
 
 def tick_source(

@@ -216,3 +216,33 @@ def test_a_pause_in_the_clock_does_not_skew_the_tempo():
     _, t = pulses(f, 24, bpm=120)
     pulses(f, 24, bpm=120, t=t + 5.0)
     assert f.bpm == pytest.approx(120, rel=0.001)
+
+
+@pytest.mark.parametrize("old, new", [(4, 12), (12, 4), (4, 2)])
+def test_led_clock_keeps_24_pulses_a_quarter_through_a_switch_of_grid(old, new):
+    """The engine switches at tick n right after its first pulse left; the rest of tick n's
+    pulses must still come, on the new grid's spacing (they were dropped before)."""
+    import threading
+
+    from livegen.clock import InternalTicks
+    from livegen.switch import Regrid
+
+    ft = FakeTime(spin_step=1e-6)
+    sent: list[float] = []
+    ticks = InternalTicks(make_clock(ft, 120.0, old), send=lambda m: sent.append(ft.t))
+    stop = threading.Event()
+    ticks.start(0, ft.t + 0.01)
+    t0 = ft.t + 0.01
+    n = old  # one quarter of the old grid, then the switch on its line
+    for k in range(n + 1):
+        ticks.wait(k, lambda: None, stop)
+    regrid = Regrid(n, old, new)
+    ticks.regrid(regrid)
+    for k in range(regrid.m + 1, regrid.m + new + 1):  # one quarter of the new grid
+        ticks.wait(k, lambda: None, stop)
+    clocks = sent[1:]  # the first message is Start
+    assert len(clocks) == 2 * PPQN + 1  # two quarters of pulses and the next downbeat
+    gaps = [b - a for a, b in zip(clocks, clocks[1:], strict=False)]
+    assert max(gaps) == pytest.approx(0.5 / PPQN, abs=2e-5)  # 120 BPM: 20.8 ms apart
+    assert min(gaps) == pytest.approx(0.5 / PPQN, abs=2e-5)
+    assert clocks[0] == pytest.approx(t0, abs=2e-5)
