@@ -229,10 +229,15 @@ class LinkTicks:
         self.ticks_per_quarter = regrid.new
         self._base = beat - regrid.m / regrid.new
         self.last_tick = regrid.m - 1
+        self._scheduled = None
         if self._sender is not None:
             self._sender = ClockSender(self)  # type: ignore[arg-type]
             self._keep(lambda msg: msg is not ClockSender.CLOCK)
-        self._scheduled = None
+            # Tick m's first pulse left with tick n; its others follow on the new grid.
+            m, times = regrid.m, self._sender.pulse_times(regrid.m)
+            rest = [(t - self.latency, ClockSender.CLOCK, m, k) for k, t in enumerate(times)]
+            self._pulses.extend(rest[1:])
+            self._scheduled = m
 
     def wait(self, n: int, between: Callable[[], None], stop: threading.Event) -> ClockEvent | None:
         """Tick ``n`` at its Link deadline, or a Start / Stop / renumbering first."""

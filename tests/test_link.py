@@ -8,7 +8,7 @@ import threading
 import mido
 import pytest
 
-from livegen.clock import ClockSender, tick_source
+from livegen.clock import PPQN, ClockSender, tick_source
 from livegen.link import LinkTicks
 from livegen.switch import Regrid
 
@@ -283,6 +283,26 @@ def test_regrid_keeps_the_beat():
     ticks.regrid(Regrid(12, 4, 12))  # tick 12 of 4 per quarter is tick 36 of 12
     assert ticks.deadline(36) == pytest.approx(before)
     assert ticks.period == pytest.approx(60 / (120 * 12))
+
+
+@pytest.mark.parametrize("old, new", [(4, 12), (12, 4)])
+def test_led_clock_keeps_24_pulses_a_quarter_through_a_switch_of_grid(old, new):
+    """A switch at tick n, after its first pulse: the rest of n's pulses come on the new grid."""
+    sent: list[float] = []
+    holder: list[FakeTime] = []
+    ft, link, ticks = make(tpq=old, send=lambda msg: sent.append(holder[0].t))
+    holder.append(ft)
+    ticks.start(0, ft.t)
+    for n in range(2 * old + 1):  # two quarters, then the switch on the next line
+        wait(ticks, n)
+    regrid = Regrid(2 * old, old, new)
+    ticks.regrid(regrid)
+    for n in range(regrid.m + 1, regrid.m + new + 1):
+        wait(ticks, n)
+    times = sent[-(PPQN + 1) :]  # the last quarter and a downbeat
+    gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
+    assert all(g == pytest.approx(0.5 / PPQN, abs=1e-4) for g in gaps), gaps
+    assert len(sent) == 3 * PPQN + 1 + 1  # three quarters of pulses, a downbeat, one Start
 
 
 def test_tick_source_picks_link(monkeypatch):
