@@ -8,14 +8,20 @@ the environment, records livegen's MIDI clock on JACK (every message stamped wit
 :class:`Recorder`), and plays a script:
 
 1. set the session's tempo to ``--bpm``, hold it ``--hold-bars`` bars;
-2. ``--changes`` times: change the tempo (alternately ``--bpm2`` and ``--bpm``), hold;
+2. change the tempo to each of ``--tempos`` (or ``--changes`` times, alternately
+   ``--bpm2`` and ``--bpm``), then back to ``--bpm`` if it is not there, holding each; a
+   change falls 7/48 of a beat past a beat: halfway between two of livegen's ticks (its
+   pulses for the tick are queued then) and between two of its pulses, so the first pulse
+   after it is one livegen sent knowing the new tempo or not; each is kept as ``[time,
+   tempo, Link beat]``;
 3. start the session's transport, hold 1.5 bars, then ``--bars`` bars at ``--bpm`` (the
    downbeat figures), stop it, hold half a bar;
 4. ask livegen to play, then (1.5 bars later) to stop, by OSC as its panel would, and time
    how long this peer's transport takes to follow each;
 
 then ends livegen (SIGTERM) and writes a JSON report to ``--report``: the script's times,
-the messages, and livegen's output lines. :func:`analyse` turns a report into figures.
+the messages, and livegen's output lines. ``link_figures.analyse`` turns a report into
+figures.
 
     python tests/integration/link_peer.py --report r.json --bpm 150 --bpm2 180
 """
@@ -42,7 +48,7 @@ sys.path.insert(0, str(ROOT))
 from tests.integration.netns import only_loopback  # noqa: E402
 
 QUANTUM = 4
-PPQN = 24
+CHANGE_PHASE = 7 / 48  # beats past a beat where a tempo change falls (the docstring, 2.)
 KINDS = {0xF8: "clock", 0xFA: "start", 0xFC: "stop"}
 
 
@@ -128,6 +134,24 @@ def bars(n: float, tempo: float) -> float:
     return n * QUANTUM * 60.0 / tempo
 
 
+def change_tempo(link, tempo: float) -> list[float]:
+    """Set the session's tempo at the next ``CHANGE_PHASE`` past a beat: ``[time, tempo,
+    beat]``, the beat where this peer's timeline bends (read right after the change)."""
+    time.sleep(((CHANGE_PHASE - link.beat) % 1.0) * 60.0 / link.tempo)
+    t = time.perf_counter()
+    link.tempo = tempo
+    return [t, tempo, link.beat]
+
+
+def tempo_script(args) -> list[float]:
+    """The tempos the peer changes to, in order, ending on ``--bpm``."""
+    if args.tempos:
+        tempos = [float(x) for x in args.tempos.split(",")]
+    else:
+        tempos = [args.bpm2 if i % 2 == 0 else args.bpm for i in range(args.changes)]
+    return tempos if tempos and tempos[-1] == args.bpm else [*tempos, args.bpm]
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--report", required=True)
@@ -135,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--bpm2", type=float, default=180.0)
     ap.add_argument("--hold-bars", type=float, default=2.0)
     ap.add_argument("--changes", type=int, default=1)
+    ap.add_argument("--tempos", default="", help="BPMs to change to in order, e.g. 150,90,180")
     ap.add_argument("--bars", type=int, default=0)
     ap.add_argument("--livegen-timeout", type=float, default=60.0)
     args = ap.parse_args(argv)
@@ -174,19 +199,12 @@ def main(argv: list[str] | None = None) -> int:
                 raise SystemExit("link_peer: livegen never joined the Link session")
             time.sleep(0.05)
         script["joined"] = time.perf_counter()
-        link.tempo = args.bpm
-        script["tempo_set"] = [[time.perf_counter(), args.bpm]]
-        time.sleep(bars(args.hold_bars, args.bpm))
-        tempo = args.bpm
-        for i in range(args.changes):
-            tempo = args.bpm2 if i % 2 == 0 else args.bpm
-            link.tempo = tempo
-            script["tempo_set"].append([time.perf_counter(), tempo])
+        link.tempo = tempo = args.bpm
+        script["tempo_set"] = [[time.perf_counter(), tempo, link.beat]]
+        time.sleep(bars(args.hold_bars, tempo))
+        for tempo in tempo_script(args):
+            script["tempo_set"].append(change_tempo(link, tempo))
             time.sleep(bars(args.hold_bars, tempo))
-        if tempo != args.bpm:
-            link.tempo = tempo = args.bpm
-            script["tempo_set"].append([time.perf_counter(), tempo])
-            time.sleep(bars(1, tempo))
         # Transport: start half a beat into a bar (livegen starts 3.5 beats later, on the
         # next bar), the downbeat bars, stop.
         time.sleep(((0.5 - link.phase) % QUANTUM) * 60.0 / tempo)
@@ -227,113 +245,6 @@ def main(argv: list[str] | None = None) -> int:
     }
     Path(args.report).write_text(json.dumps(report))
     return 0
-
-
-# ---- figures from a report -----------------------------------------------------------------
-def offset(beat: float, tempo: float, unit: float) -> float:
-    """Seconds from ``beat`` to the nearest multiple of ``unit`` beats (late: positive)."""
-    return (beat - round(beat / unit) * unit) * 60.0 / tempo
-
-
-def runs(rows: list) -> list[list]:
-    """The clock pulses of each run from a MIDI Start: [(stamp, beat, tempo, pulse index)].
-
-    A pulse JACK lost (an xrun on the dummy server) would shift every later index and so
-    every later tick: the index advances by the number of pulse intervals since the last
-    pulse (at this peer's tempo; livegen's differs from it by at most a tempo change,
-    540 against 600 BPM here, which still rounds to one), so a loss costs one pulse.
-    """
-    found: list[list] = []
-    current = None
-    for stamp, kind, beat, tempo in rows:
-        if kind == "start":
-            current = []
-            found.append(current)
-        elif kind == "stop":
-            current = None
-        elif kind == "clock" and current is not None:
-            index = 0
-            if current:
-                last_stamp, _, _, last = current[-1]
-                index = last + max(1, round((stamp - last_stamp) * PPQN * tempo / 60.0))
-            current.append((stamp, beat, tempo, index))
-    return found
-
-
-def bar_lines(pulses: list, q: int, half: int) -> tuple[list[float], int]:
-    """For each of this peer's bar lines the pulses span, the offset of livegen's pulse
-    nearest it (livegen's downbeat: its pulses lie on its bars), found by the peer's beat,
-    not by counting pulses, so a pulse lost by JACK (an xrun) costs one bar, not the rest.
-    A bar with no pulse within a ``1 / half`` beat is missing."""
-    nearest: dict[int, tuple[float, float]] = {}
-    for _, beat, tempo, _ in pulses:
-        bar = round(beat / q)
-        d = abs(beat - bar * q)
-        if d < 1 / half and (bar not in nearest or d < abs(nearest[bar][0])):
-            nearest[bar] = (beat - bar * q, tempo)
-    if not pulses:
-        return [], 0
-    first, last = round(pulses[0][1] / q), round(pulses[-1][1] / q)
-    offsets = [nearest[b][0] * 60.0 / nearest[b][1] for b in sorted(nearest)]
-    return offsets, (last - first + 1) - len(offsets)
-
-
-def analyse(report: dict, tpq: int = 4, tolerance: float = 0.004) -> dict:
-    """Figures: downbeat offsets, beats to follow each tempo change, Start and Stop.
-
-    Ticks are counted in pulses from livegen's MIDI Start (its tick 0 is on a bar).
-
-    A tick "follows" once its first pulse lies within ``tolerance`` seconds of this peer's
-    tick grid and every later tick in that tempo's span does too; the tolerance must cover
-    JACK's delivery (up to one period).
-    """
-    script, rows = report["script"], report["rows"]
-    ppt = PPQN // tpq
-    q = report["quantum"]
-    pulses = [p for run in runs(rows) for p in run]
-    ticks = [p for p in pulses if p[3] % ppt == 0]
-
-    follows = []
-    sets = script["tempo_set"]
-    for i, (t_set, tempo) in enumerate(sets[1:], 1):
-        t_next = sets[i + 1][0] if i + 1 < len(sets) else script["play"][0]
-        span = [p for p in ticks if t_set < p[0] < t_next]
-        ok = [abs(offset(b, tp, 1 / tpq)) <= tolerance for _, b, tp, _ in span]
-        # Followed: four ticks in a row on the new grid (one late tick is not a tempo).
-        first = next((k for k in range(len(ok) - 3) if all(ok[k : k + 4])), None)
-        beats = None if first is None else (span[first][0] - t_set) * tempo / 60.0
-        on_grid = sum(ok[first:]) / len(ok[first:]) if first is not None else 0.0
-        follows.append(
-            {"tempo": tempo, "beats_to_follow": beats, "ticks": len(span), "on_grid": on_grid}
-        )
-
-    t_play, beat_play, tempo = script["play"]
-    starts = [r for r in rows if r[1] == "start" and r[0] > t_play]
-    start = None
-    if starts:
-        s = starts[0]
-        start = {
-            "after_s": s[0] - t_play,
-            "bar_offset_s": offset(s[2], s[3], q),
-            "beats_after_play": s[2] - beat_play,
-        }
-    t_stop = script["stop"][0]
-    stops = [r for r in rows if r[1] == "stop" and r[0] > t_stop]
-    bars_from = script["bars_from"]
-    bar_offsets, missing = bar_lines(
-        [p for p in pulses if bars_from < p[0] < t_stop], q, half=PPQN * 2
-    )
-    return {
-        "follows": follows,
-        "start": start,
-        "stop_after_s": stops[0][0] - t_stop if stops else None,
-        "downbeat_offsets_s": bar_offsets,
-        "downbeats_missing": missing,
-        "grid_offsets_s": [
-            offset(b, tp, 1 / tpq) for t, b, tp, _ in ticks if bars_from < t < t_stop
-        ],
-        "pulses": len(pulses),
-    }
 
 
 if __name__ == "__main__":

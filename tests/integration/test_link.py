@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.integration.events import XRUN_TRIES, xruns
-from tests.integration.link_peer import analyse
+from tests.integration.link_figures import analyse
 from tests.integration.netns import in_netns, netns_unavailable
 
 PEER = Path(__file__).with_name("link_peer.py")
@@ -55,9 +55,9 @@ def session(netns, jack_server, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def figures(session, jack_period):
-    # A tick is on the peer's grid when it arrives within a JACK period (MIDI crosses JACK
-    # once per cycle) plus 3 ms of scheduling on a shared machine.
-    return analyse(session, tolerance=jack_period + 0.003)
+    # A pulse is on the peer's grid when it arrives within a JACK period of its line (MIDI
+    # crosses JACK once per cycle), give or take 3 ms of scheduling on a shared machine.
+    return analyse(session, tolerance=0.003, delivery=jack_period)
 
 
 @pytest.mark.jack
