@@ -179,13 +179,17 @@ def print_result(r: dict) -> None:
         f"Link sync, JACK {r['jack_period_ms']:.2f} ms, on the grid: {lo:+.2f}..{hi:+.2f} ms; "
         f"load {r['machine']['load_avg_1min']} before, {r['load_avg_1min_during']} during"
     )
-    print("  change       beats to follow  off before  worst in 1st beat  on grid  lost  xruns")
+    print(
+        "  change       beats to follow  (resolution)  off before  worst in 1st beat  on grid"
+        "  lost  xruns"
+    )
     for f in r["tempo_changes"]:
         b = "never" if f["beats_to_follow"] is None else f"{f['beats_to_follow']:.3f}"
         b += "" if f["measurable"] else " (n/m)"
         w = f["first_beat_max_ms"]
         print(
-            f"  {f['from']:5.0f}->{f['tempo']:<5.0f} {b:>16}  {f['off_grid_before']:>10}  "
+            f"  {f['from']:5.0f}->{f['tempo']:<5.0f} {b:>16}  {f['resolution_beats']:12.3f}  "
+            f"{f['off_grid_before']:>10}  "
             f"{'-' if w is None else f'{w:.2f} ms':>17}  {f['on_grid']:7.1%}  "
             f"{f['lost']:>4}  {f['xruns']:>5}"
         )

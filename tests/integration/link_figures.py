@@ -11,7 +11,7 @@ A pulse's offset is its arrival minus its grid line, so JACK's delivery (0 to on
 ``delivery``) is in it; the numbering is centred on half of that, so it holds while a pulse
 is within half a pulse of ``delivery / 2`` (+-6.9 ms at 180 BPM). A pulse is on the grid
 when ``-tolerance <= offset <= delivery + tolerance``. A tempo livegen did not follow drifts
-off the grid (20 ms a beat for 120 -> 150 BPM) and through the pulse numbers, so "followed"
+off the grid (80 ms a beat for 120 -> 150 BPM) and through the pulse numbers, so "followed"
 asks for a whole tick of pulses on the grid with consecutive numbers: a pulse train at
 another tempo skips or repeats numbers, so it cannot pass as that even where its drift
 brings a pulse back near a line. A change is ``measurable`` when the window is narrower
@@ -83,6 +83,14 @@ def measurable(old: float, new: float, window: float) -> bool:
     return window < pulse and (RUN - 1) * abs(stale - pulse) > window
 
 
+def stale_off_after(old: float, new: float, tolerance: float) -> float:
+    """Beats after a change until pulses still at the ``old`` tempo are ``tolerance`` off the
+    ``new`` grid: a livegen that learnt the change later than that reads as off the grid,
+    one that learnt it sooner as on it from its first pulse."""
+    drift = 60.0 * abs(new - old) / new**2  # seconds off the new grid per beat of it
+    return tolerance / drift
+
+
 def follows(
     pulses: list[Pulse],
     tempo_set: list,
@@ -117,6 +125,7 @@ def follows(
                 "after_p99_ms": 1000 * float(np.percentile(after, 99)) if len(after) else None,
                 "ticks": sum(1 for p in span if p.index % (PPQN // tpq) == 0),
                 "measurable": measurable(tempo_set[i - 1][1], tempo, delivery + 2 * tolerance),
+                "resolution_beats": stale_off_after(tempo_set[i - 1][1], tempo, tolerance),
                 **gaps(span),
             }
         )

@@ -14,6 +14,7 @@ from tests.integration.link_figures import (
     gaps,
     measurable,
     numbered,
+    stale_off_after,
 )
 
 T0, T1 = 120.0, 150.0
@@ -94,6 +95,11 @@ def test_a_train_at_another_tempo_is_not_on_the_grid_where_it_comes_near_its_lin
     (f,) = follows(numbered(rows, 0.0013), sets, 2.0, tolerance=0.002, delivery=0.0013)
     assert f["beats_to_follow"] is None and not f["measurable"]
     assert measurable(120.0, 150.0, 0.0053) and measurable(180.0, 150.0, 0.0113)
+
+
+def test_a_stale_tempo_is_off_the_grid_after_the_drift_reaches_the_tolerance():
+    # 120 -> 150 BPM: a stale train is 80 ms a beat behind, so 2 ms after 1/40 of a beat.
+    assert stale_off_after(120.0, 150.0, 0.002) == pytest.approx(0.025)
 
 
 def test_a_lost_and_a_bunched_pulse_cost_only_themselves():
