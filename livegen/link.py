@@ -42,6 +42,9 @@ if TYPE_CHECKING:
 SPIN_LEFT = 0.0005  # spin the last half millisecond before a deadline or a pulse
 JUMP_TICKS = 0.5  # a Link beat this far (in ticks) from the one predicted is a jump
 SURE = 0.0005  # seconds: a beat read between two stamps further apart is read again
+# A peer's tempo change reaches this Link up to 50 ms late (Link sends its state at most
+# every 50 ms), more on a busy network: the line bent that long ago, not a jump.
+TEMPO_LAG = 0.25  # seconds
 INSTALL = "pip install aalink"
 
 
@@ -64,6 +67,20 @@ def open_link(bpm: float) -> Any:
         return aalink.Link(bpm)
 
     return asyncio.run(make())
+
+
+def late_tempo_change(moved: float, old: float, new: float) -> bool:
+    """Whether a beat ``moved`` beats off the old tempo's line is a tempo change heard late.
+
+    A change from ``old`` to ``new`` BPM made ``lag`` seconds ago puts the beat
+    ``(new - old) / 60 * lag`` off the line the old tempo predicts. Taken for a jump, it
+    renumbered the ticks and restarted led MIDI clock with a new Start (a DAW following
+    restarted) at every large change, 600 -> 120 BPM for one.
+    """
+    if new == old:
+        return False
+    lag = moved * 60.0 / (new - old)
+    return -0.005 <= lag <= TEMPO_LAG
 
 
 class LinkTicks:
@@ -145,12 +162,13 @@ class LinkTicks:
                 break
         t = (t0 + t1) / 2  # the beat was read between the two stamps
         moved = beat - self._beat_at(t)
-        tempo = link.tempo
-        retime = tempo != self._tempo and self._pulses
+        tempo, old = link.tempo, self._tempo
+        retime = tempo != old and self._pulses
         self._t, self._beat, self._tempo = t, beat, tempo
         if retime:
             self._retime()
-        if check and abs(moved) * self.ticks_per_quarter > JUMP_TICKS:
+        off = abs(moved) * self.ticks_per_quarter > JUMP_TICKS
+        if check and off and not late_tempo_change(moved, old, tempo):
             self._jumped(moved)
 
     def _jumped(self, moved: float) -> None:

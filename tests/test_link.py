@@ -143,6 +143,36 @@ def test_a_tempo_change_during_a_wait_is_followed_before_the_tick():
     assert link.beat == pytest.approx(0.25, abs=1e-3)  # still on the grid at the new tempo
 
 
+@pytest.mark.parametrize("old, new", [(600.0, 120.0), (180.0, 600.0)])
+def test_a_tempo_change_heard_late_bends_the_line_and_is_no_jump(old, new):
+    """Link passes a peer's change on up to 50 ms late: the beat is then off the old line by
+    (new - old) / 60 x lag, more than half a tick for big changes, but nothing jumped."""
+    sent: list[str] = []
+    ft, link, ticks = make(tpq=4, send=lambda msg: sent.append(msg.type))
+    link.tempo = old
+    ticks.start(0, ft.t)
+    first = wait(ticks, 0)
+    n = first.tick
+    for k in range(n, n + 9):
+        wait(ticks, k)
+    starts = sent.count("start")
+    changed_at = ft.t - 0.06  # the peer changed it 60 ms ago
+    link._b0, link._t0, link._tempo = link.beat - (ft.t - changed_at) * old / 60, changed_at, new
+    for k in range(n + 9, n + 14):
+        event = wait(ticks, k)
+        assert event.kind == "tick", event  # not renumbered as a jump of the timeline
+    assert ticks.bpm == new and sent.count("start") == starts  # no second MIDI Start
+
+
+def test_a_jump_with_a_tempo_change_is_still_a_jump():
+    from livegen.link import late_tempo_change
+
+    assert late_tempo_change(-0.4, 600.0, 120.0)  # 50 ms late: a bend
+    assert not late_tempo_change(0.4, 600.0, 120.0)  # the wrong way for a slow-down
+    assert not late_tempo_change(-3.0, 600.0, 120.0)  # 375 ms: a jump
+    assert not late_tempo_change(0.4, 120.0, 120.0)
+
+
 def test_set_tempo_goes_to_the_session_and_keeps_the_beat():
     ft, link, ticks = make()
     ticks.start(0, ft.t)
