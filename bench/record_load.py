@@ -176,8 +176,14 @@ def main() -> None:
     ap.add_argument("--minutes", type=float, default=10.0, help="each run's length")
     ap.add_argument("--bpm", type=float, default=120.0)
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "record_load.json")
+    ap.add_argument(
+        "--jack-not-realtime",
+        action="store_true",
+        help="jackd without real-time scheduling (it has it where permitted): on a busy "
+        "machine its clients miss cycles and JACK drops their MIDI",
+    )
     args = ap.parse_args()
-    server = start_dummy_jack()
+    server = start_dummy_jack(realtime=False if args.jack_not_realtime else None)
     os.environ.update(server.env)  # the engine's process (spawned) opens its ports there
     rows = []
     try:
@@ -207,7 +213,9 @@ def main() -> None:
         server.stop()
     result = {
         "benchmark": "record_load",
-        "command": f"python bench/record_load.py --minutes {args.minutes:g} --bpm {args.bpm:g}",
+        "command": f"python bench/record_load.py --minutes {args.minutes:g} --bpm {args.bpm:g}"
+        + (" --jack-not-realtime" if args.jack_not_realtime else ""),
+        "jack_realtime": server.realtime,
         "tick_period_ms": 60_000 / (args.bpm * 4),
         "machine": machine(),
         "load_average_after": os.getloadavg(),
