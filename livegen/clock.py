@@ -178,6 +178,8 @@ class MidiClockFollower:
         self._stamps: deque[float] = deque(maxlen=history + 1)  # arrival times of a run
         self._last_pulse: float | None = None
         self._max_gap = max_gap  # a longer pause between pulses is a gap, not a tempo
+        self._bpm_key: tuple[int, float] | None = None  # the stamps the estimate is of
+        self._bpm = 0.0
 
     @property
     def tick(self) -> int:
@@ -186,16 +188,31 @@ class MidiClockFollower:
 
     @property
     def bpm(self) -> float | None:
-        """Tempo from the mean interval over the recent pulses; None until a few arrived.
+        """Tempo from the recent pulses' stamps; None until a few arrived.
 
-        The mean (span / count), not the median: JACK hands input over once per period,
-        so 25 ms pulses arrive 21.3 or 26.7 ms apart, and a median picks one of the two
-        (100 BPM read as 94), while the span's errors cancel.
+        The median of the intervals between pulses at least half the window apart
+        (Theil-Sen over long spans), per pulse:
+        - not the median interval: JACK hands input over once per period, so 25 ms pulses
+          arrive 21.3 or 26.7 ms apart, and a median picks one of the two (100 BPM read as
+          94), while a long span's quantization errors are small;
+        - not the one span from first to last: a sender late by 40 ms at the window's
+          first pulse (then two pulses in one period) read 100 BPM as 107 (a CI run);
+          a late pulse is in only a few of the spans, and the median ignores them.
         """
         stamps = self._stamps
-        if len(stamps) < 4:
+        count = len(stamps)
+        if count < 4:
             return None
-        return 60.0 / ((stamps[-1] - stamps[0]) / (len(stamps) - 1) * PPQN)
+        key = (count, stamps[-1])
+        if key != self._bpm_key:
+            half = (count - 1) // 2 or 1
+            spans = sorted(
+                (stamps[j] - stamps[i]) / (j - i)
+                for i in range(count)
+                for j in range(i + half, count)
+            )
+            self._bpm_key, self._bpm = key, 60.0 / (spans[len(spans) // 2] * PPQN)
+        return self._bpm
 
     def feed(self, stamp: float, msg: mido.Message) -> ClockEvent | None:
         kind = msg.type

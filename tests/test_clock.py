@@ -168,6 +168,26 @@ def test_tempo_estimate_within_one_percent_with_jitter(bpm):
     assert f.bpm == pytest.approx(bpm, rel=0.01)
 
 
+@pytest.mark.parametrize("late_at", [0, 1, 12, 23])
+def test_a_late_pulse_and_jacks_periods_do_not_skew_the_tempo(late_at):
+    """Pulses arrive on JACK's 5.33 ms periods, and one quarter's pulse ``late_at`` comes
+    40 ms late, in one period with the next ones (a CI run read 100 BPM as 107 from
+    the first and last stamps alone)."""
+    import math
+
+    f = MidiClockFollower(4)
+    period, dt = 256 / 48000, 60 / (100 * PPQN)
+    times = [10.0 + k * dt for k in range(2 * PPQN + 1)]
+    window = len(times) - (PPQN + 1)  # the estimate's window: the last quarter and one
+    times[window + late_at] += 0.040
+    last = 0.0
+    for t in times:
+        stamp = max(last + 1e-6, math.ceil(t / period) * period)  # a period's events in order
+        f.feed(stamp, mido.Message("clock"))
+        last = stamp
+    assert f.bpm == pytest.approx(100, rel=0.01)
+
+
 def test_stop_continue_and_song_position():
     f = MidiClockFollower(4)
     f.feed(0.0, mido.Message("start"))
