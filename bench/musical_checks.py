@@ -50,25 +50,10 @@ from livegen.data.sources import steps_to_notes  # noqa: E402
 from livegen.errors import LivegenError  # noqa: E402
 from livegen.harmonize_offline import harmonize  # noqa: E402
 from livegen.threads import limit_threads  # noqa: E402
+from livegen.voice_guards import ALL, GuardChoice  # noqa: E402
 
 DATA = ROOT.parent / "shared" / "data" / "jsb_chorales_16th_voices.json"
-VOICE_WORDS = {"s": hc.S, "soprano": hc.S, "a": hc.A, "alto": hc.A, "t": hc.T, "tenor": hc.T}
-VOICE_WORDS |= {"b": hc.B, "bass": hc.B}
-
-
-def parse_voices(text: str | list) -> tuple[int, ...] | None:
-    """``"ATB"``, ``"alto+tenor+bass"`` or ``["Alto", "Tenor", "Bass"]`` as voice columns."""
-    words = [str(w) for w in text] if isinstance(text, list) else [str(text)]
-    out: list[int] = []
-    for word in words:
-        tokens = re.findall(r"[A-Za-z]+", word.lower())
-        if len(tokens) == 1 and set(tokens[0]) <= set("satb") and tokens[0] not in VOICE_WORDS:
-            tokens = list(tokens[0])  # "ATB"
-        for token in tokens:
-            if token not in VOICE_WORDS:
-                return None
-            out.append(VOICE_WORDS[token])
-    return tuple(sorted(set(out))) or None
+parse_voices = hc.parse_voices  # the guards read a codec's part names the same way
 
 
 def voices_of(loaded, yours: str | None, mine: str | None) -> tuple[tuple[int, ...], ...]:
@@ -93,6 +78,29 @@ def voices_of(loaded, yours: str | None, mine: str | None) -> tuple[tuple[int, .
         f"{loaded.path.name}: cannot tell which of S, A, T, B are yours and livegen's; "
         "say so with --yours S --mine ATB"
     )
+
+
+GUARDS = ("range", "key", "parallels", "consonance")
+
+
+def guard_choice(text: str, key_after: int) -> GuardChoice | None:
+    """``on``, ``off`` or a comma list of guard names as the harmonizer's guards."""
+    if text == "off":
+        return None
+    names = set(GUARDS) if text == "on" else {w.strip() for w in text.split(",")}
+    if not names <= set(GUARDS):
+        raise LivegenError(f"--guards {text}: on, off or some of {','.join(GUARDS)}")
+    return GuardChoice(**{g: g in names for g in GUARDS}, key_after=key_after)
+
+
+def entry_name(result: dict) -> str:
+    """A run's entry in the JSON: the model, its guards, and the split when not test."""
+    name = f"{Path(result['model']).stem}, guards {result['guards']}"
+    if result["key_after"] != ALL.key_after:
+        name += f", key after {result['key_after']}"
+    if result["temperature"] != 0.9:
+        name += f", temperature {result['temperature']:g}"
+    return name if result["split"] == "test" else f"{name}, {result['split']}"
 
 
 def only(grid: np.ndarray, voices: tuple[int, ...]) -> np.ndarray:
@@ -124,6 +132,7 @@ def run(args: argparse.Namespace) -> dict:
             seed=args.seed + i,
             beats_per_bar=4,
             first_tick=first_tick,
+            guards=args.guard_choice,
         )
         theirs = grid.copy()
         theirs[:, list(mine)] = hc.notes_on_grid(done.mine, len(grid), mine)[:, list(mine)]
@@ -148,6 +157,8 @@ def run(args: argparse.Namespace) -> dict:
         "seed": args.seed,
         "factor": args.factor,
         "phase": args.phase,
+        "guards": args.guards,
+        "key_after": args.key_after,
         "ranges": {hc.VOICES[v]: list(r) for v, r in hc.RANGES.items()},
         "bach": {"counts": vars(bach), "rates": bach.rates()},
         "livegen": {"counts": vars(ours), "rates": ours.rates()},
@@ -168,7 +179,8 @@ def show(result: dict) -> None:
     print(
         f"{Path(result['model']).name} ({result['codec']}): you {'+'.join(result['yours'])}, "
         f"livegen {'+'.join(result['mine'])}; {result['pieces']} {result['split']} pieces, "
-        f"temperature {result['temperature']:g}, seeds {result['seed']}+, {result['seconds']} s"
+        f"temperature {result['temperature']:g}, guards {result['guards']}, "
+        f"seeds {result['seed']}+, {result['seconds']} s"
     )
     b, o = result["bach"]["counts"], result["livegen"]["counts"]
     print(
@@ -207,25 +219,33 @@ def main() -> None:
         help="where bar lines fall for a metric model (4/4): the last step ends a bar, or the "
         "first starts one",
     )
+    ap.add_argument(
+        "--guards",
+        default="on",
+        help="livegen's sampling guards (livegen/voice_guards.py): on, off, or some of "
+        + ",".join(GUARDS),
+    )
+    ap.add_argument("--key-after", type=int, default=ALL.key_after, help="the key guard's wait")
     ap.add_argument("--factor", type=float, default=2.0, help="the goal: faults <= factor x Bach's")
     ap.add_argument("--limit", type=int, help="only the first N pieces (a quick look)")
     ap.add_argument("--verbose", action="store_true", help="a line per piece")
     ap.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "musical_checks.json")
     args = ap.parse_args()
     try:
+        args.guard_choice = guard_choice(args.guards, args.key_after)
         result = run(args)
     except (LivegenError, OSError) as e:
         sys.exit(f"musical_checks: {e}")
     show(result)
     # One file for every model checked: each run replaces its own model's entry only.
     saved = json.loads(args.out.read_text()) if args.out.is_file() else {"models": {}}
-    saved["models"][Path(result["model"]).stem] = result
+    saved["models"][entry_name(result)] = result
     args.out.parent.mkdir(parents=True, exist_ok=True)
     text = json.dumps(saved, indent=1)
     # Innermost lists (a piece's counts, the ranges) on one line each: a short, diffable file.
     text = re.sub(r"\[[^\[\]{}]*\]", lambda m: json.dumps(json.loads(m.group(0))), text)
     args.out.write_text(text + "\n")
-    print(f"wrote {args.out} ({Path(result['model']).stem})")
+    print(f"wrote {args.out} ({entry_name(result)})")
 
 
 if __name__ == "__main__":

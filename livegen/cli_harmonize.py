@@ -24,6 +24,13 @@ def add_harmonize(gen: argparse.ArgumentParser) -> None:
         "notes (your part, e.g. a melody for chorale_harmony), tick by tick as live; "
         "--bars does not apply",
     )
+    gen.add_argument(
+        "--guards",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="--harmonize: the parts model's sampling guards, as live (its voices' ranges, the "
+        "key, no parallel 5ths/8ves with yours, chords on the beats; default: on)",
+    )
 
 
 def cmd_harmonize(args: argparse.Namespace) -> int:
@@ -33,6 +40,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
     from livegen.harmonize_offline import harmonize
     from livegen.midifile import read_midi, write_midi
     from livegen.threads import limit_threads
+    from livegen.voice_guards import guards_for
 
     if args.primer is not None:
         raise CliError("--harmonize plays beside a file and --primer continues one: give one")
@@ -54,6 +62,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
         seed=seed,
         beats_per_bar=beats_per_bar,
         device=device,
+        guards=guards_for(args.guards),
     )
     codec = loaded.codec
     names = (f"you: {codec.yours}", f"livegen: {codec.mine}")
@@ -69,7 +78,7 @@ def cmd_harmonize(args: argparse.Namespace) -> int:
             render_wav(midi_path, args.wav, soundfont)
     print(
         f"{path.name} ({codec.describe()}) harmonized {args.harmonize.name} "
-        f"at temperature {args.temperature:g}, seed {seed}"
+        f"at temperature {args.temperature:g}, seed {seed}, guards {'on' if args.guards else 'off'}"
     )
     if done.chords:
         cap = codec.your_part.max_notes

@@ -19,6 +19,7 @@ from livegen.modes import Modes
 from livegen.scales import key_pitches
 from livegen.snapshot import LIVEGEN, Picture
 from livegen.voice import Voice
+from livegen.voice_guards import guards_for
 
 AFTER_STEP = (Action.PANIC, Action.RESET, Action.REGENERATE)  # done once the step is made
 TRANSPORT = (Action.STOP, Action.PLAY)  # a toggle is one of them once applied
@@ -154,3 +155,5 @@ class ControlPath:
             self._modes.set_mode(new.mode)
         if new.key != old.key:
             self._voice.player.set_key_mask(key_pitches(new.key))
+        if new.guards != old.guards:
+            self._voice.player.set_guards(guards_for(new.guards))

@@ -46,6 +46,7 @@ class Control(str, Enum):
     PASSTHROUGH = "passthrough"
     VELOCITY = "velocity"
     KEY = "key"
+    GUARDS = "guards"  # a parts model's sampling guards (livegen/voice_guards.py), on/off
 
 
 class Action(str, Enum):
@@ -127,6 +128,10 @@ def check(control: Control, value: Any) -> Any:
             modes = ", ".join(m.value for m in Mode)
             raise ValueError(f"mode must be one of {modes}, got {value!r}") from None
     if control is Control.PASSTHROUGH:
+        return bool(value)
+    if control is Control.GUARDS:
+        if value not in (True, False) or isinstance(value, str):  # 0 and 1 are False, True
+            raise ValueError(f"guards must be on or off (true/false), got {value!r}")
         return bool(value)
     if control is Control.VELOCITY:
         if value not in VELOCITIES:
@@ -223,6 +228,7 @@ class Settings:
     passthrough: bool = False
     velocity: str = "model"
     key: str | None = None  # the key lock, or None
+    guards: bool = True  # a parts model's sampling guards (livegen/voice_guards.py)
 
     @classmethod
     def of(cls, cfg: LiveConfig) -> Settings:

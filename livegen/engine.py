@@ -45,6 +45,7 @@ from livegen.scheduler import Scheduler
 from livegen.snapshot import YOU, PianoRoll, Picture, Snapshot
 from livegen.switch import WARM_BARS, History, Switcher, install
 from livegen.voice import Voice
+from livegen.voice_guards import guards_for
 from livegen.voice_step import VoiceStep
 
 LATE = 0.002  # a tick sent more than this after its deadline counts as late
@@ -353,6 +354,7 @@ class Engine:
             loaded.model, loaded.codec, self.sampler, self.device, cfg.precision, cfg.beats_per_bar
         )
         player.set_key_mask(key_pitches(key))
+        player.set_guards(guards_for(cfg.guards))
         return player
 
     def _take_switch(self, n: int) -> None:
@@ -362,6 +364,7 @@ class Engine:
             self.picture.notice(prepared)
         elif prepared is not None:
             prepared.player.set_key_mask(self.controls.key_pitches())  # as it is now
+            prepared.player.set_guards(guards_for(self.controls.settings.guards))
             parts = (self.clock, self.scheduler, self.roll, self.history, self.modes)
             regrid, self._adopt = install(prepared, self.history, n, self.tpq, parts, self.voice)
             self.tpq, self.n, self.loaded = regrid.new, regrid.m, prepared.loaded

@@ -28,6 +28,7 @@ from livegen.codecs.parts_stream import PartsStream
 from livegen.model import State
 from livegen.notes import DEFAULT_VELOCITY, EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
+from livegen.voice_guards import table_guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +149,15 @@ def plan(player: PartsPlayer, tick: int) -> Table:
     for a in answers:
         a.begin()
     live = list(range(B))
+    guard = table_guard(player, tick, answers)  # the sampling guards, as step_parts has them
     for _ in range(player.codec.my_part.max_notes + 2):
         if not live:
             break
         masks = np.stack([answers[b].mask() for b in live])  # (b, V)
         if key is not None:
             masks = masks & key
+        if guard is not None:
+            masks = guard(live, masks)
         drawn = sampler.sample_rows(logits[live], masks)
         rows, tokens, still = [], [], []
         for b, token in zip(live, drawn.tolist(), strict=True):

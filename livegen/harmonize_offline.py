@@ -16,6 +16,7 @@ import numpy as np
 
 from livegen.generate import GenerateError, check_sampling
 from livegen.notes import DEFAULT_VELOCITY, Tick, empty_notes, ticks_to_notes
+from livegen.voice_guards import ALL, GuardChoice
 
 if TYPE_CHECKING:  # torch and the model stay unimported until a harmonization is asked for
     from livegen.checkpoint import Loaded
@@ -41,13 +42,15 @@ def harmonize(
     beats_per_bar: float = 4,
     first_tick: int = 0,
     device: str = "cpu",
+    guards: GuardChoice | None = ALL,
 ) -> Harmonization:
     """livegen's part beside ``your_notes`` (pitch, start, end, velocity in quarter notes).
 
     Both parts come back in quarter notes from the piece's start. ``first_tick`` numbers the
     piece's first tick, which is where a metric model hears it fall in the bar: 0 when time
     0 is a bar line (a MIDI file), 12 for a quarter-note pickup in 4/4 at 4 ticks a quarter.
-    The same seed gives the same part.
+    The same seed gives the same part. ``guards``: the sampling guards of livegen's part
+    (livegen/voice_guards.py), as live; None: none.
     """
     import torch  # lazily: importing this module costs no torch
 
@@ -77,6 +80,7 @@ def harmonize(
     player = PartsPlayer(
         model, codec, sampler, device=device, beats_per_bar=max(1, round(beats_per_bar))
     )
+    player.set_guards(guards)
     last = len(ticks) - 1  # the tick of your last note-off: livegen ends its notes there too
     mine, heard = [], []
     sounding: set[int] = set()

@@ -43,6 +43,7 @@ over a test set is pooled, not a mean of per-piece rates.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, fields
 
@@ -68,6 +69,25 @@ CHORD_SHAPES = ((0, 4, 7), (0, 3, 7), (0, 3, 6), (0, 4, 7, 10))
 CHORDS = tuple(
     frozenset((root + s) % 12 for s in shape) for root in range(12) for shape in CHORD_SHAPES
 )
+
+
+VOICE_WORDS = {"s": S, "soprano": S, "a": A, "alto": A, "t": T, "tenor": T, "b": B, "bass": B}
+
+
+def parse_voices(text: str | list) -> tuple[int, ...] | None:
+    """``"ATB"``, ``"alto+tenor+bass"``, ``"alto, tenor, bass"`` or ``["Alto", "Bass"]`` as
+    voice columns, ascending; None when a word is not a voice (``"melody"``)."""
+    words = [str(w) for w in text] if isinstance(text, list) else [str(text)]
+    out: list[int] = []
+    for word in words:
+        tokens = re.findall(r"[A-Za-z]+", word.lower())
+        if len(tokens) == 1 and set(tokens[0]) <= set("satb") and tokens[0] not in VOICE_WORDS:
+            tokens = list(tokens[0])  # "ATB"
+        for token in tokens:
+            if token not in VOICE_WORDS:
+                return None
+            out.append(VOICE_WORDS[token])
+    return tuple(sorted(set(out))) or None
 
 
 class HarmonyError(ValueError):
@@ -202,15 +222,28 @@ def estimate_key(grid: np.ndarray, voices: Iterable[int]) -> Key | None:
     for v in voices:
         column = grid[:, v]
         np.add.at(histogram, column[column >= 0] % 12, 1.0)
-    if not histogram.any() or np.all(histogram == histogram[0]):
+    return key_of_histogram(histogram)
+
+
+# The 24 key profiles, major keys on C..B then minor keys, centred and scaled to unit norm:
+# the correlation with a histogram is then one matrix-vector product (the sampling guards
+# estimate the key on the tick thread, livegen/voice_guards.py).
+_PROFILES = np.stack(
+    [np.roll(prof, t) for prof in (MAJOR_PROFILE, MINOR_PROFILE) for t in range(12)]
+)  # (24, 12)
+_PROFILES = _PROFILES - _PROFILES.mean(axis=1, keepdims=True)
+_PROFILES /= np.linalg.norm(_PROFILES, axis=1, keepdims=True)
+
+
+def key_of_histogram(histogram: np.ndarray) -> Key | None:
+    """The key whose profile correlates best with a pitch-class histogram (12,); None when
+    it is empty or flat. Ties go to the first key, major C..B before minor."""
+    h = np.asarray(histogram, dtype=np.float64)  # (12,)
+    if not h.any() or np.all(h == h[0]):
         return None
-    best, best_r = None, -np.inf
-    for minor, profile in ((False, MAJOR_PROFILE), (True, MINOR_PROFILE)):
-        for tonic in range(12):
-            r = np.corrcoef(histogram, np.roll(profile, tonic))[0, 1]
-            if r > best_r:
-                best, best_r = Key(tonic, minor), r
-    return best
+    r = _PROFILES @ (h - h.mean())  # (24,) correlation times |h - mean|: same argmax
+    best = int(np.argmax(r))
+    return Key(best % 12, best >= 12)
 
 
 def is_consonant(pitches: Iterable[int]) -> bool:

@@ -85,6 +85,11 @@ class LiveConfig:
     key: str | None = _setting(
         None, "key/scale lock, e.g. 'D dorian', 'A minor' (default: off)", metavar="KEY"
     )
+    guards: bool = _setting(
+        True,
+        "a parts model's sampling guards: its notes in its voices' ranges and the key, no "
+        "parallel 5ths/8ves with yours, chords on the beats (BENCHMARKS.md, musical checks)",
+    )
     primer: str | None = _setting(
         None, "MIDI file fed before start (free mode; default: the shipped one)", metavar="FILE.mid"
     )

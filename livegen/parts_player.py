@@ -19,6 +19,7 @@ from livegen.codecs.base import Codec
 from livegen.codecs.parts import PartsCodec
 from livegen.notes import EMPTY_TICK, Tick
 from livegen.player import Mark, Player
+from livegen.voice_guards import GuardChoice, VoiceGuards
 
 
 def make_player(model, codec: Codec, sampler, device="cpu", precision="auto", beats_per_bar=4):
@@ -37,7 +38,40 @@ class PartsPlayer(Player):
     ) -> None:
         if not isinstance(codec, PartsCodec):
             raise TypeError(f"PartsPlayer needs a parts codec, not {codec.name!r}")
+        self.guards: VoiceGuards | None = VoiceGuards(codec)  # on by default (BENCHMARKS.md)
         super().__init__(model, codec, sampler, device, precision, beats_per_bar)
+
+    def reset(self) -> None:
+        super().reset()
+        self._tick_guard = None
+        if self.guards is not None:
+            self.guards.reset()
+
+    def set_guards(self, choice: GuardChoice | None) -> None:
+        """The sampling guards of my part: ``choice`` of them (a fresh memory), None: off."""
+        if choice == (self.guards.choice if self.guards is not None else None):
+            return
+        self.guards = VoiceGuards(self.codec, choice) if choice is not None else None
+        if self.guards is not None:
+            self.guards.key_locked = self.key_mask is not None
+
+    def set_key_mask(self, allowed_pitches) -> None:
+        super().set_key_mask(allowed_pitches)
+        if self.guards is not None:  # the user's key wins over the key guard's estimate
+            self.guards.key_locked = self.key_mask is not None
+
+    def _plan(self):
+        """My half, sampled under the guards of this tick (none when they are off)."""
+        guards, stream = self.guards, self.stream
+        mine_half = guards is not None and stream.at_mid  # not a whole tick (generic tools)
+        self._tick_guard = guards.tick_guard(self.ticks, [stream.yours]) if mine_half else None
+        return super()._plan()
+
+    def _mask(self, stream):
+        mask = super()._mask(stream)
+        if self._tick_guard is None:
+            return mask
+        return self.guards.mask(self._tick_guard, [stream], mask[None])[0]
 
     def step_parts(
         self, yours: Tick, play: bool, tick: int | None = None, mine: Tick | None = None
@@ -84,6 +118,8 @@ class PartsPlayer(Player):
     def _sounded(self, yours: Tick, mine: Tick) -> Tick:
         """Tick n was heard as ``yours`` and ``mine``: what sounds, and notes now lost."""
         stream = self.stream
+        if self.guards is not None:
+            self.guards.heard(self.ticks - 1, stream)
         self.heard = yours.merge(mine)
         self.sounding.difference_update(mine.offs)
         self.sounding.update(p for p, _ in mine.ons)

@@ -204,9 +204,7 @@ class Player:
         logits = self.logits
         fed: list[Token] = []
         for _ in range(self.codec.max_tokens_per_tick + 1):
-            mask = stream.mask()
-            if self.key_mask is not None:
-                mask = self.key_mask if mask is None else (mask & self.key_mask)
+            mask = self._mask(stream)
             if self.frames:
                 token: Token = self.sampler.sample_frame(logits, mask)
             else:
@@ -220,3 +218,14 @@ class Player:
                 break
         self._fork_logits.copy_(logits)
         return Plan(tuple(fed), stream.answer(), pos)
+
+    def _mask(self, stream):
+        """The next token's mask: the codec's grammar and the key lock."""
+        mask = stream.mask()
+        if self.key_mask is not None:
+            mask = self.key_mask if mask is None else (mask & self.key_mask)
+        return mask
+
+    def set_guards(self, choice) -> None:
+        """Sampling guards (livegen/voice_guards.py) are for a parts model's part: a
+        single-stream model has none."""

@@ -69,3 +69,19 @@ def test_chords_into_a_melody_part_are_said_once(files, tmp_path, capsys):
     assert run([*argv, "-o", str(tmp_path / "out.mid")]) == 0
     printed = capsys.readouterr().out
     assert printed.count("takes one note at a time") == 1 and "highest were kept" in printed
+
+
+def test_no_guards_lets_the_model_stray_and_every_note_still_ends(files, tmp_path, capsys):
+    """The tiny random model, guarded (the default), keeps its bass to the bass range; with
+    --no-guards the same seed strays below it (this model and seed do)."""
+    model, melody = files
+    lowest = {}
+    for flag in ("--guards", "--no-guards"):
+        out = tmp_path / f"{flag}.mid"
+        argv = ["generate", "--harmonize", str(melody), "--model", str(model), "--seed", "3"]
+        assert run([*argv, flag, "--temperature", "1", "-o", str(out)]) == 0
+        assert f"guards {'off' if flag == '--no-guards' else 'on'}" in capsys.readouterr().out
+        assert_every_on_has_an_off(out)
+        track = mido.MidiFile(out).tracks[1]
+        lowest[flag] = min(m.note for m in track if m.type == "note_on" and m.velocity > 0)
+    assert lowest["--guards"] >= 40 > lowest["--no-guards"]

@@ -9,6 +9,7 @@ from livegen.controls import Action, CcMap, Control, Do, Set, Settings
 from livegen.live_config import LiveConfig
 from livegen.modes import Modes
 from livegen.snapshot import LIVEGEN
+from livegen.voice_guards import ALL
 
 
 class Recorder:
@@ -81,3 +82,14 @@ def test_a_stray_cc_is_counted_and_a_mapped_one_is_not():
     cp, *_ = path(cc={"temperature": 20})
     cp.apply(0, [(21, 64), (20, 64)])
     assert cp.stray_ccs == 1
+
+
+def test_the_guards_setting_reaches_the_player_as_all_guards_or_none():
+    cp, _, voice, _ = path()
+    assert cp.settings.guards is True  # on by default (BENCHMARKS.md, musical checks)
+    cp.submit(Set(Control.GUARDS, False))
+    cp.submit(Set(Control.GUARDS, False))  # unchanged: nothing more to tell
+    cp.submit(Set(Control.GUARDS, True))
+    cp.apply(0, [])
+    told = [c for c in voice.player.calls if c[0] == "set_guards"]
+    assert told == [("set_guards", None), ("set_guards", ALL)]

@@ -62,6 +62,7 @@ def test_values_are_kept_as_the_control_keeps_them():
     assert Set("temperature", 1).control is Control.TEMPERATURE
     assert Set("mode", "free").value is Mode.FREE
     assert Set(Control.PASSTHROUGH, 1).value is True
+    assert Set(Control.GUARDS, 0).value is False and Set(Control.GUARDS, True).value is True
     assert Set(Control.KEY, "D dorian").value == "D dorian"
     assert Set(Control.KEY, "").value is None and Set(Control.KEY, None).value is None
     for velocity in VELOCITIES:
@@ -239,6 +240,7 @@ def test_settings_start_as_the_config_says():
         (Control.PASSTHROUGH, True),
         (Control.VELOCITY, "player"),
         (Control.KEY, "A minor"),
+        (Control.GUARDS, False),
     ],
 )
 def test_a_setting_changes_only_itself_and_livegen_plays_on(control, value):
@@ -289,3 +291,8 @@ def test_a_switch_or_a_learn_is_passed_on_untouched():
     switch, learn = SwitchModel("chorale_poly"), Learn("temperature")
     assert apply(before, switch, playing=True) == (before, Effect(switch=switch))
     assert apply(before, learn, playing=False) == (before, Effect(learn=learn))
+
+
+@pytest.mark.parametrize("value", ["off", 2, None, 0.5])
+def test_guards_are_on_or_off_and_nothing_else(value):
+    assert "guards must be on or off" in one_line_error(lambda: Set(Control.GUARDS, value))

@@ -52,7 +52,8 @@ def test_bach_is_counted_as_the_checks_count_and_livegen_plays_its_columns(bench
     model = save_tiny_parts(tmp_path / "tiny_parts.pt")
     args = argparse.Namespace(
         model=str(model), data=data, split="test", temperature=1.0, seed=0, yours=None,
-        mine=None, factor=2.0, limit=None, verbose=False, phase="end",
+        mine=None, factor=2.0, limit=None, verbose=False, phase="end", guards="off",
+        guard_choice=None, key_after=16,
     )  # fmt: skip
     result = bench.run(args)
     assert (result["yours"], result["mine"]) == (["soprano"], ["alto", "tenor", "bass"])

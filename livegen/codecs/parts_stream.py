@@ -236,6 +236,11 @@ class PartsStream(CodecStream):
             self._holds.append(pitch)
         return Accept.CONTINUE
 
+    def sampled(self) -> tuple[list[int], list[int]]:
+        """The part being answered so far: (struck, held) pitches, ascending (the guards'
+        view, livegen/voice_guards.py)."""
+        return self._ons, self._holds
+
     def answer_parts(self) -> PartsTick:
         """The answered tick as its two halves (yours is empty when only mine was sampled)."""
         if self._part != DONE:

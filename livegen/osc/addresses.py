@@ -97,8 +97,9 @@ def _setter(control: Control) -> Callable[[list[Any]], Command]:
             value = int(value)
         elif control is Control.CHANNEL and not isinstance(value, int):
             raise Ignored(BAD_VALUE, f"channel must be a whole number, got {value!r}")
-        if control is Control.PASSTHROUGH and (isinstance(value, str) or value not in (0, 1)):
-            raise Ignored(BAD_VALUE, f"passthrough takes 0/1 or T/F, got {value!r}")
+        on_off = control in (Control.PASSTHROUGH, Control.GUARDS)
+        if on_off and (isinstance(value, str) or value not in (0, 1)):
+            raise Ignored(BAD_VALUE, f"{control.value} takes 0/1 or T/F, got {value!r}")
         if isinstance(value, float) and control in LIMITS:
             value = round(value, 6)  # OSC's 32-bit 0.7 is 0.699999988: the value meant
         if control is Control.KEY and isinstance(value, str) and value.strip().lower() in _OFF:
@@ -159,6 +160,7 @@ def _takes(control: Control) -> tuple[str, str]:
         Control.PASSTHROUGH: ("0/1 or T/F", "1"),
         Control.VELOCITY: ('"model", "player" or "fixed"', '"player"'),
         Control.KEY: ('key lock; "" or "off" clears', '"D dorian"'),
+        Control.GUARDS: ("0/1 or T/F (a parts model's sampling guards)", "0"),
     }.get(control, ("one value", ""))
 
 

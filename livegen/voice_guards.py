@@ -1,0 +1,256 @@
+"""Sampling guards for a parts model's part: masks on the logits that keep livegen's notes
+where the musical checks (livegen/harmony_checks.py) find Bach's.
+
+The guards only forbid tokens of my half of a tick while it is sampled, so they cost no
+model pass: the batch-1 step (``PartsPlayer``) and the harmonize table (one batched step,
+livegen/harmonize.py) ask :meth:`VoiceGuards.mask` for the same mask, row by row. Each is
+a value of :class:`GuardChoice`; ``Settings.guards`` turns them all on or off live.
+
+- **range**: my notes are struck only within the usual ranges of my part's voices
+  (``harmony_checks.RANGES``; the voices are read from the codec's part names, e.g.
+  ``alto, tenor, bass``); the lowest of my notes is the bass and keeps to the bass range.
+- **key**: my notes are struck only in the key of what you have played so far (the
+  Krumhansl-Schmuckler key of your part's duration-weighted pitch classes, as the checks
+  estimate it; minor with its raised 6th and 7th), once you have played ``key_after``
+  ticks. A key lock the user set wins: then this guard steps aside.
+- **parallels**: my outer voice (my lowest note when my part is below yours, my one note
+  when it is a melody above yours) may not make a parallel fifth or octave with your outer
+  voice, against the previous tick and, on a beat, against the previous beat (where the
+  checks count them).
+- **consonance**: on a beat, each note of mine struck or held must keep every pitch class
+  sounding (yours included) within one major, minor or diminished triad or dominant
+  seventh (``harmony_checks.CHORDS``); notes of mine that would not are released.
+
+"The lowest note of mine" is known only once my half is sampled (new notes ascending, then
+held ones ascending), so the outer guards judge each token by what it can still become: a
+strike that would be a bad bass is allowed only while a good held note below it can still
+be kept, and then that hold must come. Where the guards and the grammar together allow no
+token, the grammar's mask alone is used: a guard never makes sampling fail.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from livegen import harmony_checks as hc
+from livegen.codecs.parts import PartsCodec
+from livegen.codecs.parts_stream import PartsStream
+
+
+@dataclass(frozen=True)
+class GuardChoice:
+    """Which guards sample livegen's part (module docstring)."""
+
+    range: bool = True
+    key: bool = True
+    parallels: bool = True
+    consonance: bool = True
+    key_after: int = 16  # ticks of your part heard before the key guard trusts its estimate
+
+
+ALL = GuardChoice()
+
+
+def guards_for(on: bool) -> GuardChoice | None:
+    """The guards a session's ``guards`` setting asks for: all of them, or none."""
+    return ALL if on else None
+
+
+def _chord_tables() -> tuple[np.ndarray, np.ndarray]:
+    """Over the 4096 sets of pitch classes (bit i: class i): whether the set lies within a
+    chord of ``CHORDS`` (4096,), and which class may join it and stay so (4096, 12)."""
+    chords = np.array([sum(1 << pc for pc in c) for c in hc.CHORDS])  # (C,)
+    sets = np.arange(4096)  # (4096,)
+    within = ((sets[:, None] & ~chords[None, :]) == 0).any(axis=1)  # (4096,)
+    joined = sets[:, None] | (1 << np.arange(12))[None, :]  # (4096, 12)
+    return within, within[joined]
+
+
+CONSONANT, JOINS = _chord_tables()
+
+
+def _bits(pitches) -> int:
+    out = 0
+    for p in pitches:
+        out |= 1 << (p % 12)
+    return out
+
+
+@dataclass(frozen=True)
+class TickGuard:
+    """What the guards allow at one tick, per row (a row: one yours, as the table plans)."""
+
+    outer_ok: np.ndarray  # (b, P) my outer note may be this pitch (range, no parallel)
+    key_ok: np.ndarray  # (P,) a strike of this pitch is in the key
+    y_bits: np.ndarray  # (b,) your pitch classes sounding
+    consonance: np.ndarray  # (b,) whether this row's beat is guarded for consonance
+
+    def rows(self, rows: list[int]) -> TickGuard:
+        return TickGuard(self.outer_ok[rows], self.key_ok, self.y_bits[rows], self.consonance[rows])
+
+
+class VoiceGuards:
+    """The guards of one player's part, and what they remember of the session."""
+
+    def __init__(self, codec: PartsCodec, choice: GuardChoice = ALL) -> None:
+        part = codec.my_part
+        self.codec, self.choice = codec, choice
+        self.low = part.low
+        self.pitches = np.arange(part.low, part.high + 1)  # (P,)
+        self.pcs = self.pitches % 12  # (P,)
+        self.on_tokens = part.on_tokens  # (P,)
+        self.hold_tokens = np.array([part.hold_token[int(p)] for p in self.pitches])  # (P,)
+        self.max_notes = part.max_notes
+        yours = codec.your_part
+        self.below = part.low + part.high < yours.low + yours.high  # my part is the lower one
+        # My outer note is my lowest (below yours) or my only one (a melody above yours).
+        self.outer = self.below or part.max_notes == 1
+        voices = hc.parse_voices(codec.mine)
+        # (P,) each: where any of my voices may strike, my outer voice, the others.
+        self.range_all = np.ones(len(self.pitches), dtype=bool)
+        self.range_outer = self.range_inner = self.range_all
+        if choice.range and voices is not None:
+
+            def within(vs) -> np.ndarray:
+                ranges = [hc.RANGES[v] for v in vs]
+                return np.logical_or.reduce(
+                    [(self.pitches >= lo) & (self.pitches <= hi) for lo, hi in ranges]
+                )
+
+            outer = max(voices) if self.below else min(voices)
+            self.range_all, self.range_outer = within(voices), within([outer])
+            self.range_inner = within([v for v in voices if v != outer] or [outer])
+        self.fallbacks = 0  # tokens at which the guards allowed nothing the grammar did
+        self.key_locked = False  # the user's key lock is set: the key guard steps aside
+        self.reset()
+
+    def reset(self) -> None:
+        """Forget the session (a reset, a new player)."""
+        self.histogram = np.zeros(12)  # your part's pitch classes, one per tick sounding
+        self.heard_ticks = 0  # ticks at which your part sounded
+        self.scale: frozenset[int] | None = None  # the key estimated so far
+        self.last_pair: tuple[int, int] | None = None  # (upper, lower) outer notes, last tick
+        self.beat_pair: tuple[int, int] | None = None  # at the last beat
+
+    # ---- after a tick ----------------------------------------------------------------------
+    def heard(self, tick: int, stream: PartsStream) -> None:
+        """Tick ``tick`` sounded as ``stream`` now hears it: remember its outer voices, key."""
+        yours, mine = stream.yours, stream.mine
+        pair = None
+        if yours and mine:
+            pair = (max(yours), min(mine)) if self.below else (max(mine), min(yours))
+        self.last_pair = pair
+        if tick % self.codec.ticks_per_quarter == 0:
+            self.beat_pair = pair  # None too: a rest breaks the line, as the checks read it
+        if yours:
+            for p in yours:
+                self.histogram[p % 12] += 1.0
+            self.heard_ticks += 1
+            if self.choice.key and self.heard_ticks >= self.choice.key_after:
+                key = hc.key_of_histogram(self.histogram)
+                self.scale = key.scale() if key is not None else None
+
+    # ---- my half of a tick -----------------------------------------------------------------
+    def tick_guard(self, tick: int, yours: list[set[int]]) -> TickGuard:
+        """The guards of tick ``tick`` for each row's sounding part of yours (after MID)."""
+        b, n = len(yours), len(self.pitches)
+        outer_ok = np.broadcast_to(self.range_outer, (b, n)).copy()  # (b, P)
+        beat = tick % self.codec.ticks_per_quarter == 0
+        if self.choice.parallels and self.outer:
+            refs = [self.last_pair] + ([self.beat_pair] if beat else [])
+            for ref in {r for r in refs if r is not None}:
+                outer_ok &= ~self._parallel(ref, yours)
+        key_ok = np.ones(n, dtype=bool)
+        if self.choice.key and self.scale is not None and not self.key_locked:
+            key_ok = np.isin(self.pcs, list(self.scale))
+        y_bits = np.array([_bits(y) for y in yours], dtype=np.int64)  # (b,)
+        # A beat whose yours is itself no chord (a cluster of yours) is left alone.
+        consonance = np.full(b, self.choice.consonance and beat) & CONSONANT[y_bits]
+        return TickGuard(outer_ok, key_ok, y_bits, consonance)
+
+    def _parallel(self, ref: tuple[int, int], yours: list[set[int]]) -> np.ndarray:
+        """(b, P): my outer note at this pitch makes a parallel 5th/8ve against ``ref``."""
+        upper, lower = ref
+        if (upper - lower) % 12 not in (0, 7):
+            return np.zeros((len(yours), len(self.pitches)), dtype=bool)
+        x = self.pitches[None, :]  # (1, P) my outer note
+        out = [(max(y) if self.below else min(y)) if y else -1 for y in yours]
+        out = np.array(out)[:, None]  # (b, 1) your outer note, -1: none
+        if self.below:  # you the upper voice, me the lower
+            moves = np.sign(out - upper) * np.sign(x - lower)  # (b, P)
+            interval = (out - x) % 12
+        else:
+            moves = np.sign(x - upper) * np.sign(out - lower)
+            interval = (x - out) % 12
+        return (out >= 0) & (moves > 0) & (interval == (upper - lower) % 12)
+
+    def mask(self, guard: TickGuard, streams: list[PartsStream], grammar: np.ndarray) -> np.ndarray:
+        """(b, V): ``grammar`` (b, V) less what the guards forbid for each row's next token
+        of my half, as far as ``streams`` (one per row, answering) have sampled it."""
+        b, n = len(streams), len(self.pitches)
+        idx = np.arange(n)  # (P,)
+        ons = [s.sampled()[0] for s in streams]
+        holds = [s.sampled()[1] for s in streams]
+        chosen = guard.y_bits | np.array(
+            [_bits(o) | _bits(h) for o, h in zip(ons, holds, strict=True)]
+        )
+        chosen = chosen[:, None]  # (b, 1) pitch classes sounding so far, yours and mine
+        on_beat = guard.consonance[:, None]  # (b, 1)
+        cons = np.where(on_beat, JOINS[chosen[:, 0]][:, self.pcs], True)  # (b, P)
+        on_ok = guard.key_ok & cons  # (b, P)
+        hold_ok = cons.copy()
+        step_ok = np.ones(b, dtype=bool)
+        if not self.outer:
+            on_ok &= self.range_all
+        else:
+            o0 = np.array([o[0] - self.low if o else -1 for o in ons])[:, None]  # (b, 1)
+            held = np.array([bool(h) for h in holds])[:, None]
+            room = np.array([self.max_notes - len(o) >= 2 for o in ons])[:, None]
+            ok_o0 = np.take_along_axis(guard.outer_ok, np.maximum(o0, 0), axis=1)
+            first = (o0 < 0) & ~held  # the next note is my lowest so far
+            fine = (o0 >= 0) & ~held & ok_o0  # my lowest struck is a good bass
+            owed = (o0 >= 0) & ~held & ~ok_o0  # it is not: a good hold below it must come
+            # A strike at p with a held note q below it that may still be kept as the bass
+            # (a good bass, consonant with what sounds and p), above it (first) or below my
+            # lowest strike (owed).
+            below_first = np.zeros((b, n), dtype=bool)
+            below_owed = np.zeros((b, n), dtype=bool)
+            with_p = JOINS[chosen | (1 << self.pcs)[None, :]]  # (b, P, 12)
+            for q in set().union(*(s.mine for s in streams)):
+                qi = q - self.low
+                keep = np.array([q in s.mine for s in streams]) & guard.outer_ok[:, qi]  # (b,)
+                fits = np.where(on_beat, with_p[:, :, q % 12], True) & keep[:, None]  # (b, P)
+                below_first |= fits & (idx > qi)
+                below_owed |= fits & (qi < o0)
+            inner = self.range_inner & room
+            on_ok &= np.where(first, guard.outer_ok | (below_first & inner), self.range_inner)
+            on_ok &= np.where(owed, below_owed & room, True)
+            hold_ok &= np.where(first, guard.outer_ok, True)
+            hold_ok &= np.where(fine, guard.outer_ok | (idx > o0), True)
+            hold_ok &= np.where(owed, guard.outer_ok & (idx < o0), True)
+            step_ok = ~owed[:, 0]
+        allowed = np.zeros_like(grammar)  # (b, V)
+        allowed[:, self.on_tokens] = on_ok
+        allowed[:, self.hold_tokens] = hold_ok
+        allowed[:, self.codec.step] = step_ok
+        allowed &= grammar
+        dead = ~allowed.any(axis=1)
+        self.fallbacks += int(dead.sum())
+        allowed[dead] = grammar[dead]  # guards never make sampling fail
+        return allowed
+
+
+def table_guard(player, tick: int, answers: list[PartsStream]):
+    """The harmonize table's mask function for ``answers`` (every row's stream, answering),
+    or None when the player's guards are off: ``guard(live, masks) -> masks``."""
+    guards: VoiceGuards | None = getattr(player, "guards", None)
+    if guards is None:
+        return None
+    whole = guards.tick_guard(tick, [a.yours for a in answers])
+
+    def guard(live: list[int], masks: np.ndarray) -> np.ndarray:
+        return guards.mask(whole.rows(live), [answers[b] for b in live], masks)
+
+    return guard
