@@ -36,6 +36,7 @@ CONTROLS = (
     "passthrough",
     "velocity",
     "key",
+    "guards",
 )
 
 
@@ -52,6 +53,7 @@ class Preset:
     passthrough: bool | None = None
     velocity: str | None = None  # model, player or fixed
     key: str | None = None  # key/scale lock, e.g. "D dorian"; null: off
+    guards: bool | None = None  # a parts model's sampling guards on or off
     cc: dict[str, int] | None = None  # control name -> CC number: the whole CC map
     # Not keys of the file: its name (the file's stem), and the keys it sets.
     name: str = field(default="", init=False)

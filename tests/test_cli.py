@@ -289,6 +289,7 @@ def test_live_flags_reach_the_config_spelled_as_today():
     )
     cfg = config("--mode", "free", "--no-realtime", "--queue-size", "64", "--key", "D dorian")
     assert (cfg.mode, cfg.realtime, cfg.queue_size, cfg.key) == ("free", False, 64, "D dorian")
+    assert config().guards is True and config("--no-guards").guards is False
 
 
 def test_model_is_another_spelling_of_checkpoint():

@@ -120,3 +120,12 @@ def test_the_panel_applies_a_preset_as_commands():
 def test_over_replaces_only_the_given_settings():
     cfg = presets.load("chorale").over(LiveConfig(key="D dorian", seed=4, temperature=1.2))
     assert (cfg.key, cfg.seed, cfg.temperature, cfg.checkpoint) == (None, 4, 0.8, "chorale_poly")
+
+
+def test_a_preset_can_turn_the_sampling_guards_off(user_dir):
+    from livegen.controls import Control, Set
+
+    write(user_dir, "loose", "guards: false\n")
+    preset = presets.load("loose")
+    assert preset.settings() == {"guards": False}
+    assert Set(Control.GUARDS, False) in preset.commands("chorale_harmony", ())

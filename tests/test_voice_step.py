@@ -380,3 +380,35 @@ def test_the_table_is_planned_at_normal_priority(monkeypatch):
     engine, ports = make()
     play(engine, ports, 12)
     assert seen and all(seen), seen
+
+
+# ---- the sampling guards -----------------------------------------------------------------
+@pytest.mark.parametrize("guards", [True, False])
+def test_harmonize_keeps_the_bass_in_its_range_between_and_at_the_ticks_when_guarded(guards):
+    """The table (between ticks) and the step (at them) sample under the same guards: the
+    lowest of livegen's notes stays in the bass range; unguarded, this random model strays."""
+    engine, ports = make(seed=2, guards=guards)
+    assert (engine.player.guards is not None) is guards
+    notes, strays = script(), 0
+    for n in range(48):
+        for _ in (between(engine, ports, notes.get(n, [])), tick(engine, ports)):
+            low = min((p for _, p in sounding(ports.sent)), default=None)
+            strays += low is not None and not 40 <= low <= 62
+    assert (strays == 0) is guards
+    stop_playing(engine, ports, MELODY[(48 // 4 - 1) % len(MELODY)])
+    assert sounding(ports.sent) == set()
+
+
+def test_the_guards_setting_holds_live_and_across_a_switch():
+    engine, ports = make(seed=2)
+    engine.submit(Set(Control.GUARDS, False))
+    play(engine, ports, 4)
+    assert engine.player.guards is None
+    engine.switcher.work_on(parts_loaded(5, "other_harmony"))  # a new player: guards on...
+    for _ in range(6):
+        tick(engine, ports)
+    assert engine.snapshot().model.startswith("other")
+    assert engine.player.guards is None, "...until the session's setting says otherwise"
+    engine.submit(Set(Control.GUARDS, True))
+    tick(engine, ports)
+    assert engine.player.guards is not None
