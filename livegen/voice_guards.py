@@ -122,6 +122,8 @@ class VoiceGuards:
             outer = max(voices) if self.below else min(voices)
             self.range_all, self.range_outer = within(voices), within([outer])
             self.range_inner = within([v for v in voices if v != outer] or [outer])
+        self.index = np.arange(len(self.pitches))  # (P,)
+        self.anywhere = np.ones(len(self.pitches), dtype=bool)  # (P,)
         self.fallbacks = 0  # tokens at which the guards allowed nothing the grammar did
         self.key_locked = False  # the user's key lock is set: the key guard steps aside
         self.reset()
@@ -133,6 +135,7 @@ class VoiceGuards:
         self.scale: frozenset[int] | None = None  # the key estimated so far
         self.last_pair: tuple[int, int] | None = None  # (upper, lower) outer notes, last tick
         self.beat_pair: tuple[int, int] | None = None  # at the last beat
+        self.key_ok = self.anywhere  # (P,) no key yet: every pitch
 
     # ---- after a tick ----------------------------------------------------------------------
     def heard(self, tick: int, stream: PartsStream) -> None:
@@ -151,20 +154,20 @@ class VoiceGuards:
             if self.choice.key and self.heard_ticks >= self.choice.key_after:
                 key = hc.key_of_histogram(self.histogram)
                 self.scale = key.scale() if key is not None else None
+                in_key = self.anywhere if key is None else np.isin(self.pcs, list(self.scale))
+                self.key_ok = in_key  # (P,) my strikes' pitches the key allows
 
     # ---- my half of a tick -----------------------------------------------------------------
     def tick_guard(self, tick: int, yours: list[set[int]]) -> TickGuard:
         """The guards of tick ``tick`` for each row's sounding part of yours (after MID)."""
-        b, n = len(yours), len(self.pitches)
-        outer_ok = np.broadcast_to(self.range_outer, (b, n)).copy()  # (b, P)
+        b = len(yours)
+        outer_ok = np.repeat(self.range_outer[None, :], b, axis=0)  # (b, P)
         beat = tick % self.codec.ticks_per_quarter == 0
         if self.choice.parallels and self.outer:
             refs = [self.last_pair] + ([self.beat_pair] if beat else [])
             for ref in {r for r in refs if r is not None}:
                 outer_ok &= ~self._parallel(ref, yours)
-        key_ok = np.ones(n, dtype=bool)
-        if self.choice.key and self.scale is not None and not self.key_locked:
-            key_ok = np.isin(self.pcs, list(self.scale))
+        key_ok = self.key_ok if not self.key_locked else self.anywhere
         y_bits = np.array([_bits(y) for y in yours], dtype=np.int64)  # (b,)
         # A beat whose yours is itself no chord (a cluster of yours) is left alone.
         consonance = np.full(b, self.choice.consonance and beat) & CONSONANT[y_bits]
@@ -190,24 +193,25 @@ class VoiceGuards:
         """(b, V): ``grammar`` (b, V) less what the guards forbid for each row's next token
         of my half, as far as ``streams`` (one per row, answering) have sampled it."""
         b, n = len(streams), len(self.pitches)
-        idx = np.arange(n)  # (P,)
-        ons = [s.sampled()[0] for s in streams]
-        holds = [s.sampled()[1] for s in streams]
-        chosen = guard.y_bits | np.array(
-            [_bits(o) | _bits(h) for o, h in zip(ons, holds, strict=True)]
-        )
-        chosen = chosen[:, None]  # (b, 1) pitch classes sounding so far, yours and mine
-        on_beat = guard.consonance[:, None]  # (b, 1)
-        cons = np.where(on_beat, JOINS[chosen[:, 0]][:, self.pcs], True)  # (b, P)
+        sampled = [s.sampled() for s in streams]  # (struck, held) so far, per row
+        on_beat = guard.consonance  # (b,)
+        beat = bool(on_beat.any())  # off the beat (3 ticks in 4) consonance costs nothing
+        if beat:
+            chosen = guard.y_bits | np.array([_bits(o) | _bits(h) for o, h in sampled])  # (b,)
+            cons = JOINS[chosen][:, self.pcs]  # (b, P) may sound with what sounds so far
+            cons[~on_beat] = True
+        else:
+            cons = np.ones((b, n), dtype=bool)
         on_ok = guard.key_ok & cons  # (b, P)
-        hold_ok = cons.copy()
-        step_ok = np.ones(b, dtype=bool)
+        hold_ok = cons
+        step_ok = True
         if not self.outer:
             on_ok &= self.range_all
-        else:
-            o0 = np.array([o[0] - self.low if o else -1 for o in ons])[:, None]  # (b, 1)
-            held = np.array([bool(h) for h in holds])[:, None]
-            room = np.array([self.max_notes - len(o) >= 2 for o in ons])[:, None]
+        elif not all(h for _, h in sampled):  # once holds begin, my lowest note is settled
+            idx = self.index  # (P,)
+            o0 = np.array([o[0] - self.low if o else -1 for o, _ in sampled])[:, None]  # (b, 1)
+            held = np.array([bool(h) for _, h in sampled])[:, None]
+            room = np.array([self.max_notes - len(o) >= 2 for o, _ in sampled])[:, None]
             ok_o0 = np.take_along_axis(guard.outer_ok, np.maximum(o0, 0), axis=1)
             first = (o0 < 0) & ~held  # the next note is my lowest so far
             fine = (o0 >= 0) & ~held & ok_o0  # my lowest struck is a good bass
@@ -217,11 +221,14 @@ class VoiceGuards:
             # lowest strike (owed).
             below_first = np.zeros((b, n), dtype=bool)
             below_owed = np.zeros((b, n), dtype=bool)
-            with_p = JOINS[chosen | (1 << self.pcs)[None, :]]  # (b, P, 12)
+            if beat:
+                with_p = JOINS[chosen[:, None] | (1 << self.pcs)[None, :]]  # (b, P, 12)
             for q in set().union(*(s.mine for s in streams)):
                 qi = q - self.low
                 keep = np.array([q in s.mine for s in streams]) & guard.outer_ok[:, qi]  # (b,)
-                fits = np.where(on_beat, with_p[:, :, q % 12], True) & keep[:, None]  # (b, P)
+                fits = keep[:, None]  # (b, 1)
+                if beat:
+                    fits = fits & (with_p[:, :, q % 12] | ~on_beat[:, None])  # (b, P)
                 below_first |= fits & (idx > qi)
                 below_owed |= fits & (qi < o0)
             inner = self.range_inner & room
@@ -237,8 +244,9 @@ class VoiceGuards:
         allowed[:, self.codec.step] = step_ok
         allowed &= grammar
         dead = ~allowed.any(axis=1)
-        self.fallbacks += int(dead.sum())
-        allowed[dead] = grammar[dead]  # guards never make sampling fail
+        if dead.any():
+            self.fallbacks += int(dead.sum())
+            allowed[dead] = grammar[dead]  # guards never make sampling fail
         return allowed
 
 
