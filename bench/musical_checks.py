@@ -117,6 +117,7 @@ def run(args: argparse.Namespace) -> dict:
     bach = ours = hc.Counts()
     per_piece = []
     crowded = 0  # steps at which livegen sounded more notes than it has voices
+    fallbacks = 0  # tokens the guards could not guard (the grammar alone decided)
     steps = sum(len(p) for p in pieces)
     t0 = time.perf_counter()
     for i, piece in enumerate(pieces):
@@ -137,6 +138,7 @@ def run(args: argparse.Namespace) -> dict:
         theirs = grid.copy()
         theirs[:, list(mine)] = hc.notes_on_grid(done.mine, len(grid), mine)[:, list(mine)]
         crowded += hc.crowded_steps(done.mine, len(grid), len(mine))
+        fallbacks += done.fallbacks
         counts_bach = hc.check(grid, yours, mine)
         counts_ours = hc.check(theirs, yours, mine)
         bach, ours = bach + counts_bach, ours + counts_ours
@@ -165,6 +167,7 @@ def run(args: argparse.Namespace) -> dict:
         "verdicts": [vars(v) for v in verdicts],
         "steps": steps,
         "crowded_steps": crowded,
+        "guard_fallbacks": fallbacks,
         "all_passed": all(v.passed is not False for v in verdicts),
         "seconds": round(seconds, 1),
         "machine": machine(),
@@ -199,6 +202,8 @@ def show(result: dict) -> None:
             f"{result['crowded_steps']} of {result['steps']} steps: its highest and lowest were "
             "judged, the notes between them not"
         )
+    if result["guard_fallbacks"]:
+        print(f"the guards allowed nothing the grammar did at {result['guard_fallbacks']} tokens")
     verdict = "every figure within" if result["all_passed"] else "not every figure within"
     print(f"goal: {verdict} {result['factor']:g}x of Bach's")
 

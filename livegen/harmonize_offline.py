@@ -30,6 +30,7 @@ class Harmonization:
     # monophonic part keeps its highest note, as live
     mine: np.ndarray
     chords: int  # ticks at which your part held more notes than it takes
+    fallbacks: int = 0  # tokens at which the sampling guards left the grammar alone to decide
 
 
 def harmonize(
@@ -100,6 +101,7 @@ def harmonize(
         yours=ticks_to_notes(heard, tpq),
         mine=ticks_to_notes(mine, tpq),
         chords=player.stream.chords,
+        fallbacks=player.guards.fallbacks if player.guards is not None else 0,
     )
 
 

@@ -69,6 +69,8 @@ def _chord_tables() -> tuple[np.ndarray, np.ndarray]:
 
 
 CONSONANT, JOINS = _chord_tables()
+# JOINS as 12-bit sets of pitch classes, for the batch-1 mask in plain ints.
+JOIN_SETS = [int(np.dot(row, 1 << np.arange(12))) for row in JOINS]
 
 
 def _bits(pitches) -> int:
@@ -86,6 +88,8 @@ class TickGuard:
     key_ok: np.ndarray  # (P,) a strike of this pitch is in the key
     y_bits: np.ndarray  # (b,) your pitch classes sounding
     consonance: np.ndarray  # (b,) whether this row's beat is guarded for consonance
+    outer_bits: int = -1  # batch 1: outer_ok[0] as an int, bit i for pitch low + i
+    key_bits: int = -1  # batch 1: key_ok as an int
 
     def rows(self, rows: list[int]) -> TickGuard:
         return TickGuard(self.outer_ok[rows], self.key_ok, self.y_bits[rows], self.consonance[rows])
@@ -124,6 +128,14 @@ class VoiceGuards:
             self.range_inner = within([v for v in voices if v != outer] or [outer])
         self.index = np.arange(len(self.pitches))  # (P,)
         self.anywhere = np.ones(len(self.pitches), dtype=bool)  # (P,)
+        # The batch-1 mask works on ints, bit i for pitch low + i: a step samples a token at a
+        # time, where NumPy's per-call cost (about 80 small arrays a token) came to 1 ms a tick.
+        n = len(self.pitches)
+        self.full = (1 << n) - 1
+        self.pc_bits = [self._to_bits(self.pcs == pc) for pc in range(12)]
+        self._pitches_of: dict[int, int] = {}  # a 12-bit set of pitch classes -> its pitches
+        self.range_all_bits = self._to_bits(self.range_all)
+        self.range_inner_bits = self._to_bits(self.range_inner)
         self.fallbacks = 0  # tokens at which the guards allowed nothing the grammar did
         self.key_locked = False  # the user's key lock is set: the key guard steps aside
         self.reset()
@@ -136,6 +148,7 @@ class VoiceGuards:
         self.last_pair: tuple[int, int] | None = None  # (upper, lower) outer notes, last tick
         self.beat_pair: tuple[int, int] | None = None  # at the last beat
         self.key_ok = self.anywhere  # (P,) no key yet: every pitch
+        self.key_bits = self.full
 
     # ---- after a tick ----------------------------------------------------------------------
     def heard(self, tick: int, stream: PartsStream) -> None:
@@ -156,6 +169,7 @@ class VoiceGuards:
                 self.scale = key.scale() if key is not None else None
                 in_key = self.anywhere if key is None else np.isin(self.pcs, list(self.scale))
                 self.key_ok = in_key  # (P,) my strikes' pitches the key allows
+                self.key_bits = self._to_bits(in_key)
 
     # ---- my half of a tick -----------------------------------------------------------------
     def tick_guard(self, tick: int, yours: list[set[int]]) -> TickGuard:
@@ -171,7 +185,9 @@ class VoiceGuards:
         y_bits = np.array([_bits(y) for y in yours], dtype=np.int64)  # (b,)
         # A beat whose yours is itself no chord (a cluster of yours) is left alone.
         consonance = np.full(b, self.choice.consonance and beat) & CONSONANT[y_bits]
-        return TickGuard(outer_ok, key_ok, y_bits, consonance)
+        outer_bits = self._to_bits(outer_ok[0]) if b == 1 else -1
+        key_bits = self.key_bits if not self.key_locked else self.full
+        return TickGuard(outer_ok, key_ok, y_bits, consonance, outer_bits, key_bits)
 
     def _parallel(self, ref: tuple[int, int], yours: list[set[int]]) -> np.ndarray:
         """(b, P): my outer note at this pitch makes a parallel 5th/8ve against ``ref``."""
@@ -189,9 +205,93 @@ class VoiceGuards:
             interval = (x - out) % 12
         return (out >= 0) & (moves > 0) & (interval == (upper - lower) % 12)
 
+    def _to_bits(self, row: np.ndarray) -> int:
+        return int.from_bytes(np.packbits(row, bitorder="little").tobytes(), "little")
+
+    def _from_bits(self, bits: int) -> np.ndarray:
+        n = len(self.pitches)
+        raw = np.frombuffer(bits.to_bytes((n + 7) // 8, "little"), dtype=np.uint8)
+        return np.unpackbits(raw, count=n, bitorder="little").view(bool)
+
+    def _pitches(self, classes: int) -> int:
+        """The pitches (bits) of a 12-bit set of pitch classes."""
+        bits = self._pitches_of.get(classes)
+        if bits is None:
+            bits = 0
+            for pc in range(12):
+                if classes >> pc & 1:
+                    bits |= self.pc_bits[pc]
+            self._pitches_of[classes] = bits
+        return bits
+
     def mask(self, guard: TickGuard, streams: list[PartsStream], grammar: np.ndarray) -> np.ndarray:
         """(b, V): ``grammar`` (b, V) less what the guards forbid for each row's next token
         of my half, as far as ``streams`` (one per row, answering) have sampled it."""
+        if len(streams) == 1 and guard.outer_bits >= 0:
+            return self._mask_one(guard, streams[0], grammar[0])[None]
+        return self._mask_rows(guard, streams, grammar)
+
+    def _mask_one(self, guard: TickGuard, stream: PartsStream, grammar: np.ndarray) -> np.ndarray:
+        """:meth:`_mask_rows` for one row, in ints (the same masks: tests/test_voice_guards.py)."""
+        ons, holds = stream.sampled()
+        low, full = self.low, self.full
+        on_beat = bool(guard.consonance[0])
+        chosen = int(guard.y_bits[0]) | _bits(ons) | _bits(holds)
+        cons = self._pitches(JOIN_SETS[chosen]) if on_beat else full
+        on = guard.key_bits & cons
+        hold, step = cons, True
+        if not self.outer:
+            on &= self.range_all_bits
+        elif not holds:
+            outer = guard.outer_bits
+
+            def fitting(q: int) -> int:
+                """Strikes with which held note ``q`` may still be kept as the bass."""
+                if not on_beat:
+                    return full
+                classes = 0
+                for pc in range(12):
+                    if JOIN_SETS[chosen | 1 << pc] >> (q % 12) & 1:
+                        classes |= 1 << pc
+                return self._pitches(classes)
+
+            kept = [q - low for q in stream.mine if outer >> (q - low) & 1]
+            if not ons:  # the next note is my lowest so far
+                room = self.max_notes >= 2
+                below = 0
+                if room:
+                    for qi in kept:
+                        below |= fitting(qi + low) & full & ~((2 << qi) - 1)  # pitches above q
+                on &= outer | (below & self.range_inner_bits)
+                hold &= outer
+            else:
+                o0 = ons[0] - low
+                on &= self.range_inner_bits
+                if outer >> o0 & 1:  # my lowest strike is a good bass
+                    hold &= outer | (full & ~((2 << o0) - 1))
+                else:  # it is not: a good hold below it must come
+                    below = 0
+                    if self.max_notes - len(ons) >= 2:
+                        for qi in kept:
+                            if qi < o0:
+                                below |= fitting(qi + low)
+                    on &= below
+                    hold &= outer & ((1 << o0) - 1)
+                    step = False
+        allowed = np.zeros_like(grammar)  # (V,)
+        allowed[self.on_tokens] = self._from_bits(on)
+        allowed[self.hold_tokens] = self._from_bits(hold)
+        allowed[self.codec.step] = step
+        allowed &= grammar
+        if not allowed.any():
+            self.fallbacks += 1
+            return grammar.copy()  # guards never make sampling fail
+        return allowed
+
+    def _mask_rows(
+        self, guard: TickGuard, streams: list[PartsStream], grammar: np.ndarray
+    ) -> np.ndarray:
+        """The batched mask (the harmonize table's rows)."""
         b, n = len(streams), len(self.pitches)
         sampled = [s.sampled() for s in streams]  # (struck, held) so far, per row
         on_beat = guard.consonance  # (b,)

@@ -78,3 +78,16 @@ def test_a_model_whose_voices_cannot_be_told_says_which_flags_to_give(bench, tmp
     unnamed = Loaded(loaded.model, PartsCodec(), {}, Path("unnamed.pt"))  # melody, accompaniment
     with pytest.raises(LivegenError, match="--yours S --mine ATB"):
         bench.voices_of(unnamed, None, None)
+
+
+def test_the_guards_flag_reads_on_off_and_guard_names(bench):
+    from livegen.voice_guards import ALL, GuardChoice
+
+    assert bench.guard_choice("off", 16) is None and bench.guard_choice("on", 16) == ALL
+    two = GuardChoice(range=True, key=True, parallels=False, consonance=False, key_after=8)
+    assert bench.guard_choice("range,key", 8) == two
+    with pytest.raises(LivegenError, match="some of range,key,parallels,consonance"):
+        bench.guard_choice("rnage", 16)
+    result = {"model": "x/chorale_bass.pt", "guards": "on", "key_after": 16, "temperature": 0.9}
+    assert bench.entry_name({**result, "split": "test"}) == "chorale_bass, guards on"
+    assert bench.entry_name({**result, "split": "valid"}) == "chorale_bass, guards on, valid"

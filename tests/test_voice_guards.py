@@ -9,6 +9,7 @@ import torch
 
 from livegen import harmony_checks as hc
 from livegen.codecs import PartsCodec
+from livegen.codecs.base import Accept
 from livegen.harmonize import plan
 from livegen.notes import EMPTY_TICK, Tick
 from livegen.voice_guards import ALL, GuardChoice, VoiceGuards, guards_for
@@ -292,3 +293,34 @@ def test_the_harmonize_table_plans_every_row_under_the_same_guards(guarded):
     assert (bad == 0) is guarded
     if guarded:
         assert player.guards.fallbacks == 0
+
+
+@pytest.mark.parametrize("codec", [HARMONY, BASS, TOP], ids=["harmony", "bass", "melody"])
+def test_the_batch_1_mask_is_the_batched_mask(codec):
+    """A step's mask (plain ints) equals the table's (NumPy rows) token for token, over
+    random sessions: histories, yours, beats and every partial half the grammar allows."""
+    rng = np.random.default_rng(1)
+    yours_part, my_part = codec.your_part, codec.my_part
+    compared = 0
+    for _ in range(60):
+        s = Session(codec, GuardChoice(key_after=4))
+        s.guards.key_locked = rng.random() < 0.2
+        for _ in range(int(rng.integers(0, 12))):
+            y = rng.choice(np.arange(yours_part.low, yours_part.high + 1), size=2)
+            m = rng.choice(np.arange(my_part.low, my_part.high + 1), size=3)
+            s.tick(
+                Tick(tuple(sorted(s.stream.yours)), tuple((int(p), 90) for p in set(y[:1]))),
+                Tick(tuple(sorted(s.stream.mine)), tuple((int(p), 90) for p in set(m))),
+            )
+        y = int(rng.integers(yours_part.low, yours_part.high + 1))
+        s.begin(on(y, offs=tuple(sorted(s.stream.yours))) if rng.random() < 0.7 else EMPTY_TICK)
+        while True:
+            grammar = s.answer.mask()
+            one = s.guards.mask(s.tick_guard, [s.answer], grammar[None])[0]
+            rows = s.guards._mask_rows(s.tick_guard, [s.answer], grammar[None])[0]
+            np.testing.assert_array_equal(one, rows)
+            compared += 1
+            token = int(rng.choice(np.flatnonzero(one)))
+            if s.answer.accept(token) is not Accept.CONTINUE:
+                break
+    assert compared > 100
