@@ -80,7 +80,7 @@ def voices_of(loaded, yours: str | None, mine: str | None) -> tuple[tuple[int, .
     )
 
 
-GUARDS = ("range", "key", "parallels", "consonance")
+GUARDS = ("range", "key", "parallels", "consonance", "under")
 
 
 def guard_choice(text: str, key_after: int) -> GuardChoice | None:

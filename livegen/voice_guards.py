@@ -20,6 +20,8 @@ a value of :class:`GuardChoice`; ``Settings.guards`` turns them all on or off li
 - **consonance**: on a beat, each note of mine struck or held must keep every pitch class
   sounding (yours included) within one major, minor or diminished triad or dominant
   seventh (``harmony_checks.CHORDS``); notes of mine that would not are released.
+- **under**: when you strike a new pitch my half may not be silence: with the other guards
+  the model could otherwise find silence likelier than any note left to it.
 
 "The lowest note of mine" is known only once my half is sampled (new notes ascending, then
 held ones ascending), so the outer guards judge each token by what it can still become: a
@@ -47,6 +49,7 @@ class GuardChoice:
     key: bool = True
     parallels: bool = True
     consonance: bool = True
+    under: bool = True  # my part sounds under each note you strike (no silence then)
     key_after: int = 16  # ticks of your part heard before the key guard trusts its estimate
 
 
@@ -88,11 +91,15 @@ class TickGuard:
     key_ok: np.ndarray  # (P,) a strike of this pitch is in the key
     y_bits: np.ndarray  # (b,) your pitch classes sounding
     consonance: np.ndarray  # (b,) whether this row's beat is guarded for consonance
+    struck: np.ndarray  # (b,) you strike a pitch not sounding at the last tick: I sound too
     outer_bits: int = -1  # batch 1: outer_ok[0] as an int, bit i for pitch low + i
     key_bits: int = -1  # batch 1: key_ok as an int
 
     def rows(self, rows: list[int]) -> TickGuard:
-        return TickGuard(self.outer_ok[rows], self.key_ok, self.y_bits[rows], self.consonance[rows])
+        return TickGuard(
+            self.outer_ok[rows], self.key_ok, self.y_bits[rows], self.consonance[rows],
+            self.struck[rows],
+        )  # fmt: skip
 
 
 class VoiceGuards:
@@ -146,6 +153,7 @@ class VoiceGuards:
         self.heard_ticks = 0  # ticks at which your part sounded
         self.scale: frozenset[int] | None = None  # the key estimated so far
         self.last_pair: tuple[int, int] | None = None  # (upper, lower) outer notes, last tick
+        self.last_yours: set[int] = set()  # your part sounding at the last tick
         self.beat_pair: tuple[int, int] | None = None  # at the last beat
         self.key_ok = self.anywhere  # (P,) no key yet: every pitch
         self.key_bits = self.full
@@ -158,6 +166,7 @@ class VoiceGuards:
         if yours and mine:
             pair = (max(yours), min(mine)) if self.below else (max(mine), min(yours))
         self.last_pair = pair
+        self.last_yours = set(yours)
         if tick % self.codec.ticks_per_quarter == 0:
             self.beat_pair = pair  # None too: a rest breaks the line, as the checks read it
         if yours:
@@ -187,7 +196,9 @@ class VoiceGuards:
         consonance = np.full(b, self.choice.consonance and beat) & CONSONANT[y_bits]
         outer_bits = self._to_bits(outer_ok[0]) if b == 1 else -1
         key_bits = self.key_bits if not self.key_locked else self.full
-        return TickGuard(outer_ok, key_ok, y_bits, consonance, outer_bits, key_bits)
+        # A repeated note is the same set as the held one: only new pitches count as struck.
+        struck = np.array([self.choice.under and bool(y - self.last_yours) for y in yours])
+        return TickGuard(outer_ok, key_ok, y_bits, consonance, struck, outer_bits, key_bits)
 
     def _parallel(self, ref: tuple[int, int], yours: list[set[int]]) -> np.ndarray:
         """(b, P): my outer note at this pitch makes a parallel 5th/8ve against ``ref``."""
@@ -239,7 +250,7 @@ class VoiceGuards:
         chosen = int(guard.y_bits[0]) | _bits(ons) | _bits(holds)
         cons = self._pitches(JOIN_SETS[chosen]) if on_beat else full
         on = guard.key_bits & cons
-        hold, step = cons, True
+        hold, step = cons, not (guard.struck[0] and not ons and not holds)
         if not self.outer:
             on &= self.range_all_bits
         elif not holds:
@@ -338,6 +349,8 @@ class VoiceGuards:
             hold_ok &= np.where(fine, guard.outer_ok | (idx > o0), True)
             hold_ok &= np.where(owed, guard.outer_ok & (idx < o0), True)
             step_ok = ~owed[:, 0]
+        silent = guard.struck & np.array([not o and not h for o, h in sampled])  # (b,)
+        step_ok = step_ok & ~silent
         allowed = np.zeros_like(grammar)  # (b, V)
         allowed[:, self.on_tokens] = on_ok
         allowed[:, self.hold_tokens] = hold_ok

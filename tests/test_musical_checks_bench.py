@@ -84,9 +84,9 @@ def test_the_guards_flag_reads_on_off_and_guard_names(bench):
     from livegen.voice_guards import ALL, GuardChoice
 
     assert bench.guard_choice("off", 16) is None and bench.guard_choice("on", 16) == ALL
-    two = GuardChoice(range=True, key=True, parallels=False, consonance=False, key_after=8)
+    two = GuardChoice(True, True, parallels=False, consonance=False, under=False, key_after=8)
     assert bench.guard_choice("range,key", 8) == two
-    with pytest.raises(LivegenError, match="some of range,key,parallels,consonance"):
+    with pytest.raises(LivegenError, match="some of range,key,parallels,consonance,under"):
         bench.guard_choice("rnage", 16)
     result = {"model": "x/chorale_bass.pt", "guards": "on", "key_after": 16, "temperature": 0.9}
     assert bench.entry_name({**result, "split": "test"}) == "chorale_bass, guards on"

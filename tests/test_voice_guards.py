@@ -72,7 +72,7 @@ def test_the_bass_is_struck_only_in_the_bass_range():
     s.begin(on(72))
     ons, _, step = s.ask()
     assert ons == set(range(BASS_RANGE[0], BASS_RANGE[1] + 1))  # 36..39 and 63, 64 forbidden
-    assert step, "silence stays allowed"
+    assert not step, "you strike: livegen sounds under it (the under guard)"
     unguarded = Session(BASS, GuardChoice(range=False, key=False, parallels=False))
     unguarded.tick(EMPTY_TICK)
     unguarded.begin(on(72))
@@ -220,6 +220,24 @@ def test_off_the_beat_anything_goes_and_a_dissonant_hold_is_let_go_on_it():
     s.begin(EMPTY_TICK)  # tick 4: C is still yours, on a beat
     ons, holds, step = s.ask()
     assert holds == set() and step
+
+
+# ---- under ---------------------------------------------------------------------------------
+def test_under_a_note_you_strike_my_half_is_not_silence():
+    s = Session(HARMONY)
+    s.tick(on(72), on(48))
+    s.begin(on(74, offs=(72,)))  # a new pitch of yours
+    assert s.ask()[2] is False, "silence under your new note"
+    s.take("on", 53)  # a good bass (50 would be octaves with you)
+    assert s.ask()[2] is True, "one note of mine sounds: the half may end"
+    s = Session(HARMONY)
+    s.tick(on(72), on(48))
+    s.begin(EMPTY_TICK)  # you hold: silence is mine to choose
+    assert s.ask()[2] is True
+    s = Session(HARMONY, GuardChoice(under=False))
+    s.tick(on(72), on(48))
+    s.begin(on(74, offs=(72,)))
+    assert s.ask()[2] is True
 
 
 # ---- never stuck -----------------------------------------------------------------------------
