@@ -29,7 +29,8 @@ def add_harmonize(gen: argparse.ArgumentParser) -> None:
         action=argparse.BooleanOptionalAction,
         default=True,
         help="--harmonize: the parts model's sampling guards, as live (its voices' ranges, the "
-        "key, no parallel 5ths/8ves with yours, chords on the beats; default: on)",
+        "key, no parallel 5ths/8ves with yours, chords on the beats, sounding under your "
+        "strikes; default: on)",
     )
 
 

@@ -88,7 +88,8 @@ class LiveConfig:
     guards: bool = _setting(
         True,
         "a parts model's sampling guards: its notes in its voices' ranges and the key, no "
-        "parallel 5ths/8ves with yours, chords on the beats (BENCHMARKS.md, musical checks)",
+        "parallel 5ths/8ves with yours, chords on the beats, sounding under your strikes "
+        "(BENCHMARKS.md, musical checks)",
     )
     primer: str | None = _setting(
         None, "MIDI file fed before start (free mode; default: the shipped one)", metavar="FILE.mid"
