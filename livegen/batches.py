@@ -27,6 +27,7 @@ class Chunk:
     reset: np.ndarray  # (B,) bool: zero this stream's state before the chunk
     n_valid: int
     pos: np.ndarray | None = None  # (B, T) int64 position index of each input (metric models)
+    style: np.ndarray | None = None  # (B, S) float32 style input of each stream (style models)
 
 
 def plan_streams(lengths: Sequence[int], order: np.ndarray, n_streams: int, seq_len: int):
@@ -50,13 +51,16 @@ def iterate_chunks(
     seq_len: int,
     n_steps: int | None = None,
     positions: Sequence[np.ndarray] | None = None,
+    styles: Sequence[np.ndarray] | None = None,
 ) -> Iterator[Chunk]:
     """Yield the chunks of one epoch over ``sequences`` (token arrays or frame arrays).
 
     ``streams`` comes from :func:`plan_streams`. ``n_steps`` pads the epoch with empty
     chunks up to that many steps (so every process of a distributed run steps alike).
     ``positions`` (one int64 array per sequence, as long as it) rides along, cut exactly
-    as the inputs are, so each chunk's inputs keep their place in the bar.
+    as the inputs are, so each chunk's inputs keep their place in the bar. ``styles`` (one
+    (S,) float32 style input per sequence) gives each stream its piece's style; a stream
+    holds one piece per chunk, so the style is constant over the chunk.
     """
     lengths = [len(s) for s in sequences]
     n_streams = len(streams)
@@ -73,6 +77,7 @@ def iterate_chunks(
             x = np.zeros((n_streams, seq_len), dtype=np.int64)
             y = np.full((n_streams, seq_len), IGNORE, dtype=np.int64)
         pos = None if positions is None else np.zeros((n_streams, seq_len), dtype=np.int64)
+        style = None if styles is None else np.zeros((n_streams, len(styles[0])), np.float32)
         valid = np.zeros((n_streams, seq_len), dtype=bool)
         reset = np.ones(n_streams, dtype=bool)
         for b, stream in enumerate(streams):
@@ -85,6 +90,8 @@ def iterate_chunks(
             y[b, :n] = seq[off + 1 : off + 1 + n]
             if pos is not None:
                 pos[b, :n] = positions[piece][off : off + n]
+            if style is not None:
+                style[b] = styles[piece]
             valid[b, :n] = True
             reset[b] = off == 0
-        yield Chunk(x, y, valid, reset, int(valid.sum()), pos)
+        yield Chunk(x, y, valid, reset, int(valid.sum()), pos, style)

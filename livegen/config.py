@@ -58,9 +58,18 @@ class DataConfig:
     # A bl2012 JSON source's step in quarter notes (0.5: eighths); None: guessed from the
     # file's name (16th, piano_midi), which a user's copy under another name would defeat.
     step_quarters: float | None = None
+    # A style model (livegen/data/styles.py): style name -> source, one style per corpus,
+    # in the order of the model's style inputs; None: one source, no style input.
+    styles: dict[str, str] | None = None
+    style_balance: float = 0.0  # repeat smaller corpora (largest/own tokens)**b per epoch
 
     def __post_init__(self) -> None:
         require(self.transpose >= 0, "transpose", "must be >= 0")
+        if self.styles is not None:
+            ok = bool(self.styles) and all(isinstance(v, str) for v in self.styles.values())
+            require(ok, "styles", "must map each style name to a source (corpus, folder, JSON)")
+            require(not self.parts, "styles", "cannot be combined with parts")
+        require(self.style_balance >= 0, "style_balance", "must be >= 0")
         require(self.lead_in >= 0, "lead_in", "must be >= 0")
         require(1 <= self.beats_per_bar <= 16, "beats_per_bar", "must be in 1..16")
         step = self.step_quarters

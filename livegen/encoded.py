@@ -12,6 +12,7 @@ from livegen import metric
 from livegen.codecs.base import Codec
 from livegen.data import Piece, delay
 from livegen.data.parts import encode_piece
+from livegen.data.styles import one_hot
 
 
 class Encoded:
@@ -28,6 +29,8 @@ class Encoded:
         self._memo: dict[tuple[int, int], np.ndarray] = {}
         # Each piece's own meter where its source gives one, else the recipe's.
         self.meters = [getattr(p, "beats_per_bar", None) or beats_per_bar for p in pieces]
+        # Each piece's style index where it has one (livegen/data/styles.py).
+        self.styles = [getattr(p, "style", 0) for p in pieces]
 
     def get(self, i: int, shift: int = 0) -> np.ndarray:
         key = (i, shift)
@@ -48,6 +51,12 @@ class Encoded:
 
     def plain(self) -> list[np.ndarray]:
         return [self.get(i) for i in range(len(self.pieces))]
+
+    def style_inputs(self, n_styles: int) -> list[np.ndarray] | None:
+        """Each piece's style input, one-hot (S,), in piece order; None without styles."""
+        if not n_styles:
+            return None
+        return [one_hot(s, n_styles) for s in self.styles]
 
     def positions(self, seqs: list[np.ndarray]) -> list[np.ndarray]:
         """Position index per token of ``seqs`` (one per piece, in piece order)."""

@@ -36,6 +36,10 @@ class ModelConfig:
     metric: bool = False
     metric_tpq: int = 4  # the codec's ticks_per_quarter: width of the sub-beat one-hot
     metric_beats: int = MAX_BEATS  # width of the beat one-hot: the longest bar, in quarters
+    # Style input (livegen/style.py): one name per training corpus, in input-column order.
+    # A weight per style (one-hot in training, any convex mix live) goes in after the metric
+    # features. Absent from older checkpoints = no style input.
+    styles: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         for name in ("vocab_size", "n_layer", "n_hidden", "n_embd", "metric_tpq", "metric_beats"):
@@ -43,6 +47,12 @@ class ModelConfig:
                 raise ValueError(f"ModelConfig.{name} must be >= 1, got {getattr(self, name)}")
         if not 0.0 <= self.dropout < 1.0:
             raise ValueError(f"ModelConfig.dropout must be in [0, 1), got {self.dropout}")
+        object.__setattr__(self, "styles", tuple(self.styles))  # a list from a checkpoint
+        if len(set(self.styles)) != len(self.styles) or not all(self.styles):
+            raise ValueError(f"ModelConfig.styles must be distinct names, got {self.styles}")
+        if self.styles and self.frame_input:
+            # The steppers fold a style into layer 0's token table; frames have none.
+            raise ValueError("ModelConfig.styles needs a token model, not frame_input")
 
 
 class State(NamedTuple):
@@ -78,6 +88,7 @@ class LSTMModel(nn.Module):
             feats = torch.from_numpy(metric.features(cfg.metric_tpq, cfg.metric_beats))
             self.register_buffer("metric_features", feats, persistent=False)  # (P, F)
             n_in += feats.shape[1]
+        n_in += len(cfg.styles)  # the style weights come last: steppers split them off there
         self.lstm = nn.LSTM(
             n_in,
             cfg.n_hidden,
@@ -112,12 +123,14 @@ class LSTMModel(nn.Module):
         state: State | None = None,
         checkpoint_segments: int = 0,
         pos: Tensor | None = None,
+        style: Tensor | None = None,
     ) -> tuple[Tensor, State]:
         """Logits for every tick of ``x`` and the state after the last one.
 
         ``x`` is (B, T) int64 tokens, or (B, T, V) frames for ``frame_input``. ``pos``
         (B, T) int64 is each token's position index (livegen/metric.py); a metric model
-        needs it, any other ignores it.
+        needs it, any other ignores it. ``style`` (B, S) float is each stream's weight per
+        style, constant over the chunk (a style model needs it, any other ignores it).
         ``checkpoint_segments`` > 0 splits T into that many segments and recomputes each
         in the backward pass (torch.utils.checkpoint) to save activation memory.
         """
@@ -133,11 +146,12 @@ class LSTMModel(nn.Module):
         elif pos is None or pos.shape != x.shape[:2]:
             got = None if pos is None else tuple(pos.shape)
             raise ValueError(f"metric model wants pos of shape {tuple(x.shape[:2])}, got {got}")
+        style = self._check_style(style, x.shape[0])
         if state is None:
             state = self.initial_state(x.shape[0], x.device)
         h, c = state
         if checkpoint_segments <= 0 or not torch.is_grad_enabled():
-            logits, h, c = self._segment(x, h, c, False, pos)  # (B, T, V)
+            logits, h, c = self._segment(x, h, c, False, pos, style)  # (B, T, V)
             return logits, State(h, c)
         native = x.is_cuda and self.training and self.lstm.dropout > 0
         if native and not self._warned_native:
@@ -151,12 +165,29 @@ class LSTMModel(nn.Module):
         n_seg = min(checkpoint_segments, x.shape[1])
         pos_segs = [None] * n_seg if pos is None else torch.tensor_split(pos, n_seg, dim=1)
         for xs, ps in zip(torch.tensor_split(x, n_seg, dim=1), pos_segs, strict=True):
-            logits, h, c = checkpoint(self._segment, xs, h, c, native, ps, use_reentrant=False)
+            logits, h, c = checkpoint(
+                self._segment, xs, h, c, native, ps, style, use_reentrant=False
+            )
             outs.append(logits)  # (B, T_seg, V)
         return torch.cat(outs, dim=1), State(h, c)  # (B, T, V)
 
+    def _check_style(self, style: Tensor | None, batch: int) -> Tensor | None:
+        n = len(self.cfg.styles)
+        if not n:
+            return None
+        if style is None or tuple(style.shape) != (batch, n):
+            got = None if style is None else tuple(style.shape)
+            raise ValueError(f"style model wants style of shape {(batch, n)}, got {got}")
+        return style
+
     def _segment(
-        self, x: Tensor, h: Tensor, c: Tensor, native: bool = False, pos: Tensor | None = None
+        self,
+        x: Tensor,
+        h: Tensor,
+        c: Tensor,
+        native: bool = False,
+        pos: Tensor | None = None,
+        style: Tensor | None = None,
     ) -> tuple[Tensor, Tensor, Tensor]:
         # cuDNN draws inter-layer dropout from its own state, which checkpoint cannot
         # replay; the native kernel draws from the torch generator, which it restores.
@@ -165,14 +196,20 @@ class LSTMModel(nn.Module):
             if pos is not None:
                 feats = self.metric_features[pos].to(e.dtype)  # (B, T, F)
                 e = torch.cat([e, feats], dim=-1)  # (B, T, E + F)
+            if style is not None:
+                w = style.to(e.dtype)[:, None, :].expand(-1, e.shape[1], -1)  # (B, T, S)
+                e = torch.cat([e, w], dim=-1)  # (B, T, E + F + S)
             out, (h, c) = self.lstm(e, (h, c))  # (B, T, H), (L, B, H) x2
         return self.head(self.drop(out)), h, c  # (B, T, V)
 
-    def step(self, x: Tensor, state: State, pos: Tensor | None = None) -> tuple[Tensor, State]:
+    def step(
+        self, x: Tensor, state: State, pos: Tensor | None = None, style: Tensor | None = None
+    ) -> tuple[Tensor, State]:
         """One tick through the same nn.LSTM: ``x`` (B,) tokens or (B, V) frames -> (B, V).
 
-        ``pos`` (B,) is the token's position index (metric models only).
+        ``pos`` (B,) is the token's position index (metric models only); ``style`` (B, S)
+        the style weights (style models only).
         """
         p = None if pos is None else pos.unsqueeze(1)  # (B, 1)
-        logits, state = self(x.unsqueeze(1), state, pos=p)  # (B, 1, V)
+        logits, state = self(x.unsqueeze(1), state, pos=p, style=style)  # (B, 1, V)
         return logits[:, 0], state  # (B, V)

@@ -25,6 +25,7 @@ from livegen.codecs import make_codec
 from livegen.config import TrainConfig, load_config
 from livegen.data import DataError, Split, load_pieces
 from livegen.data.parts import parts_loader
+from livegen.data.styles import style_loader
 from livegen.device import DeviceError, resolve_device
 from livegen.encoded import Encoded
 from livegen.model import LSTMModel, ModelConfig, State
@@ -59,11 +60,13 @@ def evaluate(
     device,
     batch_size: int = 32,
     positions: list[np.ndarray] | None = None,
+    styles: list[np.ndarray] | None = None,
 ) -> dict:
     """NLL per token (per frame, summed over keys, for pianoroll) and accuracy.
 
     Each piece is read from zero state; predictions are for steps 2..T from the steps
-    before (the BL2012 protocol); all steps are pooled.
+    before (the BL2012 protocol); all steps are pooled. ``styles`` is each piece's (S,)
+    style input (a style model needs it).
     """
     model.eval()
     frames = model.cfg.frame_input
@@ -74,13 +77,21 @@ def evaluate(
         raise ValueError("a metric model is evaluated with the positions of its tokens")
     if positions is None:  # a model without metric input ignores them
         positions = [np.zeros(len(s), dtype=np.int64) for s in sequences]
+    n_styles = len(model.cfg.styles)
+    if styles is None and n_styles:
+        raise ValueError("a style model is evaluated with the style of each piece")
+    if styles is None:
+        styles = [np.zeros(0, np.float32) for _ in sequences]
     pairs = sorted(
-        ((s, p) for s, p in zip(sequences, positions, strict=True) if len(s) > 1),
+        ((s, p, w) for s, p, w in zip(sequences, positions, styles, strict=True) if len(s) > 1),
         key=lambda sp: len(sp[0]),
     )
     for start in range(0, len(pairs), batch_size):
-        group = [s for s, _ in pairs[start : start + batch_size]]
-        group_pos = [p for _, p in pairs[start : start + batch_size]]
+        group = [s for s, _, _ in pairs[start : start + batch_size]]
+        group_pos = [p for _, p, _ in pairs[start : start + batch_size]]
+        group_style = torch.as_tensor(
+            np.stack([w for _, _, w in pairs[start : start + batch_size]])
+        )
         t_max = max(len(s) for s in group) - 1
         b = len(group)
         if frames:
@@ -99,7 +110,8 @@ def evaluate(
             y[j, :n] = torch.as_tensor(s[1:])
             valid[j, :n] = True
         x, y, valid = x.to(device), y.to(device), valid.to(device)
-        logits, _ = model(x, pos=pos.to(device))  # (B, T, V)
+        style = group_style.to(device) if n_styles else None  # (B, S)
+        logits, _ = model(x, pos=pos.to(device), style=style)  # (B, T, V)
         logits = logits.float()
         if frames:
             bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)
@@ -133,8 +145,9 @@ def chunk_loss(net, chunk, state: State, device, amp, segments: int = 0):
     x = torch.as_tensor(chunk.x, device=device)
     y = torch.as_tensor(chunk.y, device=device)
     pos = None if chunk.pos is None else torch.as_tensor(chunk.pos, device=device)  # (B, T)
+    style = None if chunk.style is None else torch.as_tensor(chunk.style, device=device)
     with amp():
-        logits, state = net(x, state, checkpoint_segments=segments, pos=pos)  # (B, T, V)
+        logits, state = net(x, state, checkpoint_segments=segments, pos=pos, style=style)
     logits = logits.float()
     n = max(chunk.n_valid, 1)
     if y.dtype == torch.long:
@@ -185,6 +198,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
 
     codec = make_codec(cfg.codec.name, **cfg.codec.params)
     load = load_pieces if cfg.data.parts is None else parts_loader(codec, cfg.data.parts)
+    if cfg.data.styles:
+        load = style_loader(cfg.data.styles, cfg.data.style_balance)
+    n_styles = len(cfg.data.styles or ())
     split: Split = load(
         cfg.data.source,
         cache_dir=cfg.data.cache_dir,
@@ -203,6 +219,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     valid_set = Encoded(codec, split.valid, [0], lead, bpb)
     valid_seqs = valid_set.plain()
     valid_pos = valid_set.positions(valid_seqs) if cfg.model.metric else None
+    valid_styles = valid_set.style_inputs(n_styles)
 
     model_cfg = ModelConfig(
         vocab_size=codec.vocab_size,
@@ -213,6 +230,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         frame_input=codec.head == "sigmoid",
         metric=cfg.model.metric,
         metric_tpq=codec.ticks_per_quarter,
+        styles=tuple(cfg.data.styles or ()),
     )
     model = LSTMModel(model_cfg)
     init_head_bias(model, train_set.plain())
@@ -278,6 +296,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
                 t_cfg.seq_len,
                 n_steps,
                 train_set.positions(seqs) if cfg.model.metric else None,
+                train_set.style_inputs(n_styles),
             ),
             total=n_steps,
             desc=f"epoch {epoch + 1}/{t_cfg.epochs}",
@@ -301,7 +320,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
             bar.set_postfix(loss=f"{loss_sum / max(tok_sum, 1):.3f}")
         seconds = time.perf_counter() - t0
         elapsed += seconds
-        val = evaluate(model, valid_seqs, device, positions=valid_pos)
+        val = evaluate(model, valid_seqs, device, positions=valid_pos, styles=valid_styles)
         row = {
             "epoch": epoch + 1,
             "train_loss": loss_sum / max(tok_sum, 1),
@@ -361,7 +380,12 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         test_set = Encoded(codec, split.test, [0], lead, bpb)
         test_seqs = test_set.plain()
         test_pos = test_set.positions(test_seqs) if cfg.model.metric else None
-        test = evaluate(loaded.model, test_seqs, device, positions=test_pos) if test_seqs else {}
+        test_styles = test_set.style_inputs(n_styles)
+        test = (
+            evaluate(loaded.model, test_seqs, device, positions=test_pos, styles=test_styles)
+            if test_seqs
+            else {}
+        )
         meta = _meta(cfg, split, n_params, history, best, elapsed, device, world)
         metrics = meta["metrics"]
         if test:
@@ -388,12 +412,14 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
 def _meta(cfg, split, n_params, history, best, elapsed, device, world) -> dict:
     import platform
 
+    styles = cfg.data.styles
     data = {
-        "source": cfg.data.source,
+        "source": " + ".join(styles.values()) if styles else cfg.data.source,
         "pieces": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
         "split": split.info.get("split"),
         "parts": split.info.get("parts"),
         "heldout": split.info.get("heldout"),
+        "styles": split.info.get("styles"),
         "transpose": cfg.data.transpose,
     }
     metrics = {

@@ -71,3 +71,23 @@ def test_positions_are_cut_with_the_inputs():
                 seen += 1
     assert seen == sum(len(p) - 1 for p in pieces)
     assert next(iter(iterate_chunks(pieces, streams, 4))).pos is None
+
+
+def test_styles_ride_with_each_stream():
+    """Each stream's style is its piece's, chunk by chunk; padding streams get none."""
+    pieces = [np.arange(100 * k, 100 * k + n) for k, n in enumerate((11, 7, 15), 1)]
+    styles = [np.eye(3, dtype=np.float32)[i] for i in (2, 0, 1)]
+    streams = plan_streams([len(p) for p in pieces], np.arange(3), 2, 4)
+    seen = set()
+    for chunk in iterate_chunks(pieces, streams, 4, styles=styles):
+        assert chunk.style is not None and chunk.style.shape == (2, 3)
+        for b in range(2):
+            if not chunk.valid[b].any():
+                assert not chunk.style[b].any()
+                continue
+            first = int(chunk.x[b, 0])
+            piece = next(i for i, p in enumerate(pieces) if first in p)
+            assert np.array_equal(chunk.style[b], styles[piece])
+            seen.add(piece)
+    assert seen == {0, 1, 2}
+    assert next(iter(iterate_chunks(pieces, streams, 4))).style is None

@@ -128,3 +128,20 @@ def test_frozen():
         cfg.train.lr = 1.0  # type: ignore[misc]
     with pytest.raises(dataclasses.FrozenInstanceError):
         cfg.model = None  # type: ignore[misc]
+
+
+@pytest.mark.parametrize(
+    "data, words",
+    [
+        ({"styles": {"a": "bach"}, "parts": {"yours": ["S"]}}, "cannot be combined with parts"),
+        ({"styles": {"a": 3}}, "map each style name to a source"),
+        ({"styles": {}}, "map each style name to a source"),
+        ({"styles": {"a": "bach"}, "style_balance": -1}, "style_balance"),
+    ],
+)
+def test_data_styles_are_checked(data, words):
+    from livegen.config import DataConfig
+    from livegen.recipe import ConfigError, from_dict
+
+    with pytest.raises(ConfigError, match=words):
+        from_dict(DataConfig, data, "recipe.yaml", "data.")

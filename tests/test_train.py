@@ -225,3 +225,25 @@ def test_a_piece_that_gives_its_meter_is_read_in_it():
     assert enc.meters == [3, 4]
     waltz, common = enc.positions(enc.plain())
     assert waltz[12] == 0 and common[12] == 12
+
+
+def test_a_style_model_trains_on_two_sources_and_keeps_its_styles(midi_folder, tmp_path):
+    """data.styles: the style names go into the checkpoint, each source into its style."""
+    import yaml
+
+    recipe = tmp_path / "style.yaml"
+    recipe.write_text(
+        yaml.safe_dump(
+            {"base": str(__import__("pathlib").Path(TINY).resolve()),
+             "data": {"styles": {"a": str(midi_folder), "b": str(midi_folder)}},
+             "codec": {"name": "poly", "params": {"ticks_per_quarter": 4}}}
+        )
+    )  # fmt: skip
+    overrides = [f"--data.cache_dir={tmp_path / 'cache'}", f"--train.out={tmp_path / 'run'}",
+                 "--train.name=tiny", "--train.threads=1", "--data.limit=null"]  # fmt: skip
+    metrics = train(load_config(recipe, overrides), progress=False)
+    assert math.isfinite(metrics["val_nll"]) and math.isfinite(metrics["test_nll"])
+    loaded = checkpoint.load(tmp_path / "run" / "tiny.pt")
+    assert loaded.model.cfg.styles == ("a", "b")
+    assert set(loaded.meta["data"]["styles"]) == {"a", "b"}
+    assert loaded.meta["data"]["pieces"]["train"] == 2 * 10
