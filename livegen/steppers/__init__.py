@@ -23,6 +23,7 @@ from livegen.steppers.cuda_graph import CudaGraphStep
 from livegen.steppers.fused import FusedStep
 from livegen.steppers.int8 import Int8Step
 from livegen.steppers.torch_step import TorchStep
+from livegen.style import default_weights
 
 __all__ = [
     "PRECISIONS",
@@ -50,8 +51,11 @@ def check_stepper(stepper: Stepper, model: LSTMModel, steps: int = 8, tol: float
     # Positions walk the bar as ticks would, so a metric model's table rows are checked too.
     pos = torch.arange(steps).reshape(1, steps) % (cfg.metric_beats * cfg.metric_tpq)  # (1, T)
     cpu = copy.deepcopy(model).to("cpu").eval()
+    # A stepper of a style model starts in its first style (livegen/style.py).
+    w = default_weights(model)
+    style = None if w is None else torch.as_tensor(w).reshape(1, -1)  # (1, S)
     with torch.inference_mode():
-        ref, _ = cpu(x, pos=pos)  # (1, T, V)
+        ref, _ = cpu(x, pos=pos, style=style)  # (1, T, V)
     state = stepper.new_state()
     worst = 0.0
     for t in range(steps):

@@ -38,6 +38,9 @@ class Stepper(Protocol):
 
     def __call__(self, x: StepInput, state: State, pos: int = 0) -> Tensor: ...
 
+    def set_style(self, weights) -> None:
+        """A style model's style input (S,) from the next step on (others: no-op)."""
+
 
 def frame_keys(x: Sequence[int], out: np.ndarray) -> None:
     """Write a pianoroll token (sorted key indices) into ``out`` as a multi-hot frame."""

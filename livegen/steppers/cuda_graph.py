@@ -15,6 +15,7 @@ from torch import Tensor
 from livegen.model import LSTMModel, State
 from livegen.steppers.base import StepInput, check_pos, frame_keys
 from livegen.steppers.torch_step import CellWeights, cell_step
+from livegen.style import default_weights
 
 
 class CudaGraphStep:
@@ -49,6 +50,17 @@ class CudaGraphStep:
         self._n_pos = cfg.metric_beats * cfg.metric_tpq
         self._logits = torch.empty(cfg.vocab_size).pin_memory()
         self._graphs: dict[int, tuple[State, torch.cuda.CUDAGraph, Tensor]] = {}
+        self.style: np.ndarray | None = None
+        if cfg.styles:
+            self.set_style(default_weights(model))
+
+    def set_style(self, weights) -> None:
+        """Play in style ``weights`` (S,) from the next step on; the state is not touched.
+
+        The graphs read layer 0's bias from its fixed address, so none is captured again.
+        """
+        self.weights.set_style(weights)
+        self.style = np.asarray(weights, np.float32)
 
     def new_state(self) -> State:
         shape = (self.cfg.n_layer, 1, self.cfg.n_hidden)

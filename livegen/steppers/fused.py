@@ -14,6 +14,7 @@ from torch import Tensor
 
 from livegen.model import LSTMModel, State
 from livegen.steppers.base import StepInput, check_pos, frame_keys, split_metric
+from livegen.style import as_weights, default_weights, split_style
 
 
 class FusedStep:
@@ -57,6 +58,10 @@ class FusedStep:
             return p[f"lstm.bias_ih_l{layer}"] + p[f"lstm.bias_hh_l{layer}"]  # (4H,)
 
         w_ih0, w_hh0 = p["lstm.weight_ih_l0"], p["lstm.weight_hh_l0"]  # (4H, E), (4H, H)
+        # Style input: its columns times the style weights are one constant row of the
+        # token table, rewritten by set_style (livegen/style.py); the step does not see it.
+        w_ih0, style_cols = split_style(model, w_ih0)
+        self._style_cols = None if style_cols is None else gates_rows(style_cols)  # (4H, S)
         # Metric input: its projection is a table (P, 4H) of rows, one added per step.
         w_ih0, pos_table = split_metric(model, w_ih0)
         self._pos_table = None if pos_table is None else gates_rows(pos_table.T).T.copy()
@@ -69,6 +74,7 @@ class FusedStep:
         else:
             table = p["embed.weight"] @ w_ih0.T + bias(0)  # (V, 4H)
             self._table = gates_rows(table.T).T.copy()  # (V, 4H), rows contiguous
+            self._table_base = self._table.copy()  # without the style's row
             w = [gates_rows(w_hh0)]  # (4H, H)
             b = [np.zeros(0, np.float32)]  # in the table
             self._xh = [np.zeros(0, np.float32)]  # h0 is used directly
@@ -89,6 +95,18 @@ class FusedStep:
         self._logits_np = self._logits.numpy()
         self._half = np.float32(0.5)
         self._views: dict[int, tuple[Tensor, Tensor, np.ndarray, np.ndarray]] = {}
+        self.style: np.ndarray | None = None  # the style input now (style models only)
+        if self._style_cols is not None:
+            self.set_style(default_weights(model))
+
+    def set_style(self, weights) -> None:
+        """Play in style ``weights`` (S,) from the next step on; the state is not touched."""
+        cols = self._style_cols
+        if cols is None:
+            return
+        w = as_weights(weights, cols.shape[1]).numpy().astype(np.float32)
+        np.add(self._table_base, cols @ w, out=self._table)  # (V, 4H) + (4H,)
+        self.style = w
 
     def new_state(self) -> State:
         shape = (self.n_layer, 1, self.n_hidden)

@@ -23,6 +23,7 @@ from torch import Tensor
 from livegen.model import LSTMModel, State
 from livegen.steppers.base import StepInput, check_pos, frame_keys, split_metric
 from livegen.steppers.fused import FusedStep
+from livegen.style import as_weights, default_weights, split_style
 
 BIG = 4 * 1024 * 1024  # fp32 weight bytes beyond which auto picks int8 (no longer cache-sized)
 MAX_LOGIT_ERROR = 0.01  # relative to the fp32 logits' range
@@ -61,7 +62,9 @@ class Int8Step:
 
         self._packed = []
         # Metric input stays an fp32 table of rows (P, 4H), as the token table does.
-        w_ih0, self._pos_table = split_metric(model, p["lstm.weight_ih_l0"])
+        w_ih0, style_cols = split_style(model, p["lstm.weight_ih_l0"])
+        self._style_cols = style_cols  # (4H, S): a row of the token table (livegen/style.py)
+        w_ih0, self._pos_table = split_metric(model, w_ih0)
         if cfg.frame_input:
             w0 = torch.cat([w_ih0 @ p["embed.weight"], p["lstm.weight_hh_l0"]], 1)
             self._packed.append(_pack(w0, bias(0)))  # over [frame, h]
@@ -69,6 +72,7 @@ class Int8Step:
             self._xh = [torch.zeros(1, V + H)]
         else:
             self._table = p["embed.weight"] @ w_ih0.T + bias(0)  # (V, 4H)
+            self._table_base = self._table.clone()  # without the style's row
             self._packed.append(_pack(p["lstm.weight_hh_l0"], torch.zeros(4 * H)))  # over h
             self._xh = [torch.zeros(1, H)]
         for n in range(1, L):
@@ -78,6 +82,18 @@ class Int8Step:
         self._head = _pack(p["head.weight"], p["head.bias"])
         self._frame = np.zeros(V, np.float32)
         self._logits = torch.empty(V)
+        self.style: np.ndarray | None = None
+        if style_cols is not None:
+            self.set_style(default_weights(model))
+
+    def set_style(self, weights) -> None:
+        """Play in style ``weights`` (S,) from the next step on; the state is not touched."""
+        cols = self._style_cols
+        if cols is None:
+            return
+        w = as_weights(weights, cols.shape[1]).to(torch.float32)
+        torch.add(self._table_base, cols @ w, out=self._table)  # (V, 4H) + (4H,)
+        self.style = w.numpy()
 
     def new_state(self) -> State:
         shape = (self.n_layer, 1, self.n_hidden)

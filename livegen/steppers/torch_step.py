@@ -17,6 +17,7 @@ from torch import Tensor
 
 from livegen.model import LSTMModel, State
 from livegen.steppers.base import StepInput, frame_keys, split_metric
+from livegen.style import as_weights, default_weights, split_style
 
 
 class TorchStep:
@@ -31,6 +32,19 @@ class TorchStep:
         self.metric = model.cfg.metric
         self._logits = torch.empty(model.cfg.vocab_size)  # CPU: the sampler runs there
         self._frame = np.zeros(model.cfg.vocab_size, np.float32)
+        self.n_styles = len(model.cfg.styles)
+        self._style: Tensor | None = None  # (1, S) on the device: the model's style input
+        self.style: np.ndarray | None = None
+        if self.n_styles:
+            self.set_style(default_weights(model))
+
+    def set_style(self, weights) -> None:
+        """Play in style ``weights`` (S,) from the next step on; the state is not touched."""
+        if not self.n_styles:
+            return
+        w = as_weights(weights, self.n_styles).to(torch.float32)
+        self._style = w.reshape(1, -1).to(self.device)  # (1, S)
+        self.style = w.numpy()
 
     def new_state(self) -> State:
         return self.model.initial_state(1, self.device)
@@ -52,7 +66,7 @@ class TorchStep:
                 frame_keys(x, self._frame)
             xt = torch.from_numpy(self._frame).to(self.device).reshape(1, -1)  # (1, V)
         with torch.inference_mode():
-            logits, new = self.model.step(xt, state, pt)  # (1, V)
+            logits, new = self.model.step(xt, state, pt, self._style)  # (1, V)
             state.h.copy_(new.h)
             state.c.copy_(new.c)
             self._logits.copy_(logits[0])
@@ -93,11 +107,16 @@ class CellWeights:
     head_w: Tensor  # (V, H)
     head_b: Tensor  # (V,)
     pos_table: Tensor | None = None  # (P, 4H) metric rows for layer 0, or None
+    # Style models: layer 0's bias without the style, and the style columns (4H, S); the
+    # bias in ``layers[0]`` is rewritten in place (a captured graph reads it there).
+    bias0: Tensor | None = None
+    style_cols: Tensor | None = None
 
     @classmethod
     def of(cls, model: LSTMModel, device: torch.device | str) -> CellWeights:
         p = {k: v.detach().to(device, torch.float32) for k, v in model.state_dict().items()}
-        w_ih0, pos_table = split_metric(model, p["lstm.weight_ih_l0"])
+        w_ih0, style_cols = split_style(model, p["lstm.weight_ih_l0"])
+        w_ih0, pos_table = split_metric(model, w_ih0)
         layers = tuple(
             (
                 (w_ih0 if n == 0 else p[f"lstm.weight_ih_l{n}"]).contiguous(),
@@ -113,4 +132,13 @@ class CellWeights:
             p["head.weight"],
             p["head.bias"],
             None if pos_table is None else pos_table.contiguous(),
+            None if style_cols is None else layers[0][2].clone(),
+            None if style_cols is None else style_cols.contiguous(),
         )
+
+    def set_style(self, weights) -> None:
+        """Layer 0's bias for style ``weights`` (S,), written in place."""
+        if self.style_cols is None:
+            return
+        w = as_weights(weights, self.style_cols.shape[1]).to(self.bias0)
+        self.layers[0][2].copy_(self.bias0 + self.style_cols @ w)  # (4H,)
