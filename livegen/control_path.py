@@ -11,13 +11,14 @@ before anything a client queues now). Actions that need this tick's step made fi
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from livegen.controls import Action, CcMap, Command, CommandQueue, Settings, apply
 from livegen.modes import Modes
 from livegen.scales import key_pitches
 from livegen.snapshot import LIVEGEN, Picture
+from livegen.style import style_weights
 from livegen.voice import Voice
 from livegen.voice_guards import guards_for
 
@@ -61,6 +62,7 @@ class ControlPath:
         self._picture = picture
         self._fixed_velocity = fixed_velocity
         self._recording = recording  # livegen.recording.Recording: toggles, and markers
+        self.fit_style(voice.player)  # a style model starts in the configured style
 
     def submit(self, command: Command) -> int:
         """Queue ``command`` for the next tick (any thread); returns its sequence number."""
@@ -75,7 +77,10 @@ class ControlPath:
         while commands:
             seq, cmd = commands.pop()
             old = self.settings
-            self.settings, effect = apply(old, cmd, playing=self._modes.playing)
+            styles = self._voice.player.model.cfg.styles
+            self.settings, effect = apply(old, cmd, playing=self._modes.playing, styles=styles)
+            if effect.refused:
+                self._picture.notice(effect.refused)
             if self.settings is not old:
                 self._propagate(old, self.settings)
             if self._recording is not None:
@@ -157,3 +162,22 @@ class ControlPath:
             self._voice.player.set_key_mask(key_pitches(new.key))
         if new.guards != old.guards:
             self._voice.player.set_guards(guards_for(new.guards))
+        if (new.style, new.style_b, new.style_mix) != (old.style, old.style_b, old.style_mix):
+            self.fit_style(self._voice.player)
+
+    def fit_style(self, player: Any) -> None:
+        """Give ``player`` the session's style (at start, a change, or a model switched in).
+
+        A model with fewer styles than the setting names plays its first one, and says so.
+        """
+        styles = player.model.cfg.styles
+        if not styles:
+            return
+        s = self.settings
+        if max(s.style, s.style_b) >= len(styles):
+            self.settings = replace(s, style=0, style_b=0, style_mix=0.0)
+            self._picture.notice(
+                f"style {max(s.style, s.style_b)}: no such style here; {styles[0]}"
+            )
+            s = self.settings
+        player.set_style(style_weights(len(styles), s.style, s.style_b, s.style_mix))

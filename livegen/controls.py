@@ -47,6 +47,9 @@ class Control(str, Enum):
     VELOCITY = "velocity"
     KEY = "key"
     GUARDS = "guards"  # a parts model's sampling guards (livegen/voice_guards.py), on/off
+    STYLE = "style"  # a style model's style A, by index into the model's styles
+    STYLE_B = "style_b"  # style B, mixed in by style_mix
+    STYLE_MIX = "style_mix"  # 0: style A alone, 1: style B alone (livegen/style.py)
 
 
 class Action(str, Enum):
@@ -61,6 +64,7 @@ class Action(str, Enum):
     TOGGLE = "toggle"  # stop when playing, else play
     NEXT_MODE = "mode"  # the next mode in turn
     RECORD = "record"  # start recording the session, or stop (recording.py)
+    NEXT_STYLE = "next_style"  # style A becomes the model's next style in turn
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,12 +89,19 @@ LIMITS: dict[Control, Limit] = {
     Control.RESPONSE_BARS: Limit(0.0, 64.0, 1.0),
     Control.CHANNEL: Limit(0, 15, 1),
     Control.LATENCY_MS: Limit(-100.0, 100.0, 1.0),
+    # Up to 16 styles; a model's own count is checked when the command is applied.
+    Control.STYLE: Limit(0, 15, 1),
+    Control.STYLE_B: Limit(0, 15, 1),
+    Control.STYLE_MIX: Limit(0.0, 1.0, 0.05),
 }
+INDEX_CONTROLS = frozenset({Control.CHANNEL, Control.STYLE, Control.STYLE_B})  # whole numbers
+STYLE_CONTROLS = frozenset({Control.STYLE, Control.STYLE_B, Control.STYLE_MIX})
 # A CC sweeps only the musical part of a range (a knob over 20..400 BPM is unplayable).
 CC_RANGES: dict[Control, Limit] = {
     Control.TEMPERATURE: Limit(0.05, 2.0, 0.01),
     Control.BPM: Limit(40.0, 240.0, 0.5),
     Control.RESPONSE_BARS: Limit(0.0, 8.0, 0.5),
+    Control.STYLE_MIX: Limit(0.0, 1.0, 0.01),  # a knob fades from style A to style B
 }
 _CONTINUOUS = {c.value: c for c in CC_RANGES}
 VELOCITIES = ("model", "player", "fixed")
@@ -103,6 +114,7 @@ CC_TRIGGERS = (
     Action.NEXT_MODE,
     Action.TOGGLE,
     Action.RECORD,
+    Action.NEXT_STYLE,
 )
 CC_CONTROLS: tuple[str, ...] = tuple(c.value for c in CC_RANGES) + tuple(
     a.value for a in CC_TRIGGERS
@@ -120,7 +132,11 @@ def check(control: Control, value: Any) -> Any:
             raise ValueError(
                 f"{control.value} must be in {limit.low:g}..{limit.high:g}, got {value:g}"
             )
-        return int(value) if control is Control.CHANNEL else float(value)
+        if control in INDEX_CONTROLS:
+            if float(value) != int(value):
+                raise ValueError(f"{control.value} must be a whole number, got {value:g}")
+            return int(value)
+        return float(value)
     if control is Control.MODE:
         try:
             return Mode(value)
@@ -229,6 +245,9 @@ class Settings:
     velocity: str = "model"
     key: str | None = None  # the key lock, or None
     guards: bool = True  # a parts model's sampling guards (livegen/voice_guards.py)
+    style: int = 0  # a style model's style A (index into its styles)
+    style_b: int = 0  # style B
+    style_mix: float = 0.0  # weight on style B; 1 - style_mix on A
 
     @classmethod
     def of(cls, cfg: LiveConfig) -> Settings:
@@ -246,19 +265,28 @@ class Effect:
     switch: SwitchModel | None = None  # load and warm this model
     learn: Learn | None = None  # map the next CC
     mapping: Forget | MapCc | None = None  # change the CC map now
+    refused: str | None = None  # why the command did nothing (a notice for the musician)
 
 
 NOTHING = Effect()
 ENDING = frozenset({Action.PANIC, Action.RESET, Action.STOP})  # actions that end livegen's notes
 
 
-def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Settings, Effect]:
+def apply(
+    settings: Settings, command: Command, *, playing: bool, styles: tuple[str, ...] = ()
+) -> tuple[Settings, Effect]:
     """What ``command`` does: the new settings and what else must happen.
 
     ``playing`` is whether livegen plays now (a toggle stops it then, else plays). A toggle
     and the next mode resolve here, so the engine sees only settings and plain actions. A
     change of mode or channel ends livegen's notes (they end on the channel they began on).
+    ``styles`` are the playing model's style names: a style control for a style it lacks
+    (or for a model without styles) is refused, the settings left as they were.
     """
+    if isinstance(command, Set) and command.control in STYLE_CONTROLS:
+        return _style(settings, command.control, command.value, styles)
+    if isinstance(command, Do) and command.action is Action.NEXT_STYLE:
+        return _style(settings, Control.STYLE, (settings.style + 1) % max(len(styles), 1), styles)
     if isinstance(command, Set):
         name = command.control.value
         changed = getattr(settings, name) != command.value
@@ -277,6 +305,19 @@ def apply(settings: Settings, command: Command, *, playing: bool) -> tuple[Setti
     if isinstance(command, Forget | MapCc):
         return settings, Effect(mapping=command)
     return settings, Effect(learn=command)
+
+
+def _style(
+    settings: Settings, control: Control, value: Any, styles: tuple[str, ...]
+) -> tuple[Settings, Effect]:
+    """A style control: the new settings, or the same ones and why not."""
+    if not styles:
+        why = f"{control.value}: this model has no style input (a style model has, e.g. style_poly)"
+        return settings, Effect(refused=why)
+    if control is not Control.STYLE_MIX and value >= len(styles):
+        names = ", ".join(f"{i} {name}" for i, name in enumerate(styles))
+        return settings, Effect(refused=f"{control.value} {value}: this model's styles are {names}")
+    return dataclasses.replace(settings, **{control.value: value}), NOTHING
 
 
 class CommandQueue:

@@ -91,6 +91,11 @@ class LiveConfig:
         "parallel 5ths/8ves with yours, chords on the beats, sounding under your strikes "
         "(BENCHMARKS.md, musical checks)",
     )
+    style: int = _setting(
+        0, "a style model's style, by number (livegen info MODEL lists them)", metavar="N"
+    )
+    style_b: int = _setting(0, "a second style, mixed in by --style-mix", metavar="N")
+    style_mix: float = _setting(0.0, "weight of --style-b: 0 style alone, 1 style-b", metavar="0-1")
     primer: str | None = _setting(
         None, "MIDI file fed before start (free mode; default: the shipped one)", metavar="FILE.mid"
     )

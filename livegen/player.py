@@ -110,6 +110,10 @@ class Player:
         else:
             self.key_mask = self.codec.pitch_mask(allowed_pitches)
 
+    def set_style(self, weights) -> None:
+        """A style model plays in style ``weights`` (S,) from the next step; state kept."""
+        self.stepper.set_style(weights)
+
     def cancel(self) -> Tick:
         """Drop the plan and release the Player's own notes (stop, panic, mode change).
 

@@ -21,6 +21,7 @@ class Recorder:
         self.latency = 0.0
         self.mark = None
         self.codec = SimpleNamespace(carries_velocity=False)
+        self.model = SimpleNamespace(cfg=SimpleNamespace(styles=()))  # a player's model
 
     def __getattr__(self, name):
         return lambda *args: self.calls.append((name, *args))
@@ -93,3 +94,41 @@ def test_the_guards_setting_reaches_the_player_as_all_guards_or_none():
     cp.apply(0, [])
     told = [c for c in voice.player.calls if c[0] == "set_guards"]
     assert told == [("set_guards", None), ("set_guards", ALL)]
+
+
+def style_path(styles=("folk", "chorales", "fiddle"), **cfg):
+    cp, parts, voice, picture = path(**cfg)
+    voice.player.model = SimpleNamespace(cfg=SimpleNamespace(styles=styles))
+    voice.player.calls.clear()
+    return cp, voice, picture
+
+
+def test_a_style_change_reaches_the_player_as_weights_at_the_tick():
+    cp, voice, _ = style_path()
+    cp.submit(Set(Control.STYLE_B, 2))
+    cp.submit(Set(Control.STYLE_MIX, 0.25))
+    assert voice.player.calls == []  # nothing before the tick
+    cp.apply(0, [])
+    (name, w), *_ = [c for c in voice.player.calls if c[0] == "set_style"][-1:]
+    assert name == "set_style" and w.tolist() == [0.75, 0.0, 0.25]
+    assert cp.settings.style_b == 2 and cp.settings.style_mix == 0.25
+
+
+def test_a_style_command_without_styles_is_a_notice_and_changes_nothing():
+    cp, voice, picture = style_path(styles=())
+    cp.submit(Set(Control.STYLE, 1))
+    cp.apply(0, [])
+    assert cp.settings == Settings.of(LiveConfig())
+    assert not [c for c in voice.player.calls if c[0] == "set_style"]
+    assert any("no style input" in c[1] for c in picture.calls if c[0] == "notice")
+
+
+def test_a_model_with_fewer_styles_plays_its_first_and_says_so():
+    cp, voice, picture = style_path(styles=("a", "b", "c", "d"), style=3)
+    cp.fit_style(voice.player)
+    assert voice.player.calls[-1][1].tolist() == [0, 0, 0, 1]
+    fewer = SimpleNamespace(model=SimpleNamespace(cfg=SimpleNamespace(styles=("x", "y"))))
+    fewer.set_style = lambda w: voice.player.calls.append(("fewer", w))
+    cp.fit_style(fewer)
+    assert cp.settings.style == 0 and voice.player.calls[-1][1].tolist() == [1, 0]
+    assert any("no such style" in c[1] for c in picture.calls if c[0] == "notice")

@@ -277,7 +277,8 @@ def test_toggle_resolves_to_stop_or_play(playing, action):
 
 
 @pytest.mark.parametrize(
-    "action", [a for a in Action if a not in (Action.TOGGLE, Action.NEXT_MODE)]
+    "action",
+    [a for a in Action if a not in (Action.TOGGLE, Action.NEXT_MODE, Action.NEXT_STYLE)],
 )
 def test_an_action_leaves_the_settings_and_ends_notes_only_when_it_must(action):
     before = Settings()
@@ -296,3 +297,58 @@ def test_a_switch_or_a_learn_is_passed_on_untouched():
 @pytest.mark.parametrize("value", ["off", 2, None, 0.5])
 def test_guards_are_on_or_off_and_nothing_else(value):
     assert "guards must be on or off" in one_line_error(lambda: Set(Control.GUARDS, value))
+
+
+STYLES = ("folk", "chorales", "fiddle")
+
+
+@pytest.mark.parametrize(
+    ("control", "value"), [(Control.STYLE, 2), (Control.STYLE_B, 1), (Control.STYLE_MIX, 0.25)]
+)
+def test_a_style_control_changes_only_itself_with_a_style_model(control, value):
+    before = Settings()
+    after, effect = apply(before, Set(control, value), playing=True, styles=STYLES)
+    assert getattr(after, control.value) == value and effect is NOTHING
+    assert dataclasses.replace(after, **{control.value: getattr(before, control.value)}) == before
+
+
+@pytest.mark.parametrize("command", [Set(Control.STYLE, 1), Set(Control.STYLE_MIX, 0.5)])
+def test_a_style_control_is_refused_with_a_word_for_a_model_without_styles(command):
+    before = Settings()
+    after, effect = apply(before, command, playing=True)
+    assert after is before and "no style input" in effect.refused
+
+
+def test_a_style_the_model_lacks_is_refused_naming_its_styles():
+    before = Settings()
+    after, effect = apply(before, Set(Control.STYLE, 3), playing=True, styles=STYLES)
+    assert after is before
+    assert effect.refused == "style 3: this model's styles are 0 folk, 1 chorales, 2 fiddle"
+
+
+def test_next_style_goes_round_the_models_styles():
+    settings, seen = Settings(), []
+    for _ in STYLES:
+        settings, effect = apply(settings, Do(Action.NEXT_STYLE), playing=True, styles=STYLES)
+        assert effect is NOTHING
+        seen.append(settings.style)
+    assert seen == [1, 2, 0]
+    _, effect = apply(Settings(), Do(Action.NEXT_STYLE), playing=True)
+    assert "no style input" in effect.refused
+
+
+@pytest.mark.parametrize(
+    ("control", "value", "words"),
+    [(Control.STYLE, 1.5, "whole number"), (Control.STYLE, 16, "0..15"),
+     (Control.STYLE_MIX, 1.2, "0..1"), (Control.STYLE_B, "folk", "a number")],
+)  # fmt: skip
+def test_style_values_are_checked_when_built(control, value, words):
+    with pytest.raises(ValueError, match=words):
+        Set(control, value)
+
+
+def test_a_cc_fades_the_style_mix_and_a_pad_steps_the_style():
+    cc = CcMap({"style_mix": 20, "next_style": 21})
+    assert cc.command(20, 127) == Set(Control.STYLE_MIX, 1.0)
+    assert cc.command(20, 0) == Set(Control.STYLE_MIX, 0.0)
+    assert cc.command(21, 127) == Do(Action.NEXT_STYLE)

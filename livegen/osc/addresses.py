@@ -22,6 +22,7 @@ from typing import Any
 from pythonosc.osc_packet import OscPacket
 
 from livegen.controls import (
+    INDEX_CONTROLS,
     LIMITS,
     Action,
     Command,
@@ -93,10 +94,10 @@ def _pressed(args: list[Any]) -> None:
 def _setter(control: Control) -> Callable[[list[Any]], Command]:
     def make(args: list[Any]) -> Command:
         value = _one(args)
-        if control is Control.CHANNEL and isinstance(value, float) and value.is_integer():
+        if control in INDEX_CONTROLS and isinstance(value, float) and value.is_integer():
             value = int(value)
-        elif control is Control.CHANNEL and not isinstance(value, int):
-            raise Ignored(BAD_VALUE, f"channel must be a whole number, got {value!r}")
+        elif control in INDEX_CONTROLS and not isinstance(value, int):
+            raise Ignored(BAD_VALUE, f"{control.value} must be a whole number, got {value!r}")
         on_off = control in (Control.PASSTHROUGH, Control.GUARDS)
         if on_off and (isinstance(value, str) or value not in (0, 1)):
             raise Ignored(BAD_VALUE, f"{control.value} takes 0/1 or T/F, got {value!r}")
@@ -151,7 +152,7 @@ def _learn(args: list[Any]) -> Command:
 def _takes(control: Control) -> tuple[str, str]:
     limit = LIMITS.get(control)
     if limit is not None:
-        kind = "int" if control is Control.CHANNEL else "float"
+        kind = "int" if control in INDEX_CONTROLS else "float"
         example = {Control.CHANNEL: 1, Control.LATENCY_MS: 10}.get(control)
         example = getattr(Settings(), control.value) if example is None else example
         return f"{kind} {limit.low:g}..{limit.high:g}", f"{example:g}"
