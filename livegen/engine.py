@@ -365,6 +365,7 @@ class Engine:
         elif prepared is not None:
             prepared.player.set_key_mask(self.controls.key_pitches())  # as it is now
             prepared.player.set_guards(guards_for(self.controls.settings.guards))
+            self.controls.fit_style(prepared.player)  # the style set since it was warmed
             parts = (self.clock, self.scheduler, self.roll, self.history, self.modes)
             regrid, self._adopt = install(prepared, self.history, n, self.tpq, parts, self.voice)
             self.tpq, self.n, self.loaded = regrid.new, regrid.m, prepared.loaded

@@ -95,6 +95,7 @@ class Player:
         self.sounding: set[int] = set()  # pitches the Player struck that still sound
         self._pending_offs: tuple[int, ...] = ()
         self.ticks = 0  # the number of the next tick to step
+        self._fork_stale = False  # the fork was stepped before a style change
 
     def position(self, n: int) -> int:
         """Tick ``n``'s position index in the bar (0 for a model without metric input)."""
@@ -113,6 +114,9 @@ class Player:
     def set_style(self, weights) -> None:
         """A style model plays in style ``weights`` (S,) from the next step; state kept."""
         self.stepper.set_style(weights)
+        # The plan's fork already heard the next tick in the old style: that tick is heard
+        # afresh, from the state as it is, in the new one.
+        self._fork_stale = True
 
     def cancel(self) -> Tick:
         """Drop the plan and release the Player's own notes (stop, panic, mode change).
@@ -168,7 +172,9 @@ class Player:
             self._pending_offs = ()
         self.heard = heard = heard.merge(planned)  # what the state takes in at this tick
         tokens = self.stream.listen(heard)
-        if self.plan is not None and tuple(tokens) == self.plan.tokens and self.plan.pos == pos:
+        fresh, self._fork_stale = not self._fork_stale, False
+        plan = self.plan
+        if fresh and plan is not None and tuple(tokens) == plan.tokens and plan.pos == pos:
             # What sounded is what was planned: the fork already holds this state.
             self.state, self.fork = self.fork, self.state
             self.logits, self._fork_logits = self._fork_logits, self.logits

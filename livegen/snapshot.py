@@ -60,6 +60,10 @@ class Snapshot:
     passthrough: bool = False
     velocity: str = "model"
     latency_ms: float = 0.0
+    styles: tuple[str, ...] = ()  # the model's style names; () for a model without styles
+    style: int = 0  # style A, B and the mix as set (livegen/style.py)
+    style_b: int = 0
+    style_mix: float = 0.0
     step_p50_us: float = 0.0
     step_p99_us: float = 0.0
     late_ticks: int = 0
@@ -185,6 +189,7 @@ class Picture:
         self.notice_count = 0  # notices ever given
         self.model = self.codec = self.step_path = ""
         self.roles = ONE_STREAM
+        self.styles: tuple[str, ...] = ()
         self.osc: Any = None  # livegen.osc's Counts, when the session listens for OSC
 
     def notice(self, text: str) -> None:
@@ -195,6 +200,7 @@ class Picture:
         """The model's strings and whose part is whose, when the model changes."""
         self.model, self.codec = loaded.path.stem, loaded.codec.describe()
         self.roles = roles_of(loaded.codec)
+        self.styles = tuple(loaded.model.cfg.styles)
         stepper = player.stepper
         self.step_path = getattr(stepper, "name", type(stepper).__name__)
 
@@ -237,6 +243,10 @@ class Picture:
             key=settings.key,
             passthrough=settings.passthrough,
             velocity=settings.velocity,
+            styles=self.styles,
+            style=settings.style,
+            style_b=settings.style_b,
+            style_mix=settings.style_mix,
             latency_ms=clock.latency * 1000.0,
             dropped_input=self.ports.dropped,
             send_errors=self.scheduler.send_errors,

@@ -689,3 +689,88 @@ def test_midi_clock_drives_ticks_and_stop_silences_at_once():
     pump(engine)
     assert engine.snapshot().tick == 21 and engine.snapshot().playing
     assert note_ons(ports.sent[count:]), "livegen did not play again after Continue"
+
+
+# ---- style ------------------------------------------------------------------------------
+STYLES = ("folk", "chorales", "fiddle")
+
+
+def style_loaded(name: str = "styled") -> Loaded:
+    from livegen.model import LSTMModel, ModelConfig
+
+    codec = make_codec("poly")
+    torch.manual_seed(3)
+    model = LSTMModel(ModelConfig(codec.vocab_size, n_hidden=24, n_embd=8, styles=STYLES))
+    return Loaded(model.eval(), codec, {}, Path(f"{name}.pt"))
+
+
+class StepLog:
+    """Wraps the player's stepper: each call's tick, the state it was given, the style on."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.inner = engine, engine.player.stepper
+        self.calls: list[tuple[int, torch.Tensor, np.ndarray]] = []
+        engine.player.stepper = self
+
+    def __getattr__(self, name):
+        return getattr(self.inner, name)
+
+    def __call__(self, x, state, pos=0):
+        self.calls.append((self.engine.n, state.h.clone(), self.inner.style.copy()))
+        return self.inner(x, state, pos)
+
+    def at(self, n: int):
+        return [c for c in self.calls if c[0] == n]
+
+
+def test_a_style_set_between_ticks_plays_from_the_next_tick_with_the_state_kept():
+    # Free play: what sounds is what was planned, so the player would take the plan's fork
+    # (stepped at tick 5 in the old style) as its state at tick 6 if the change let it.
+    engine = Engine(style_loaded(), FakePorts(), LiveConfig(seed=1, mode="free"))
+    run_ticks(engine, [], 5)
+    log = StepLog(engine)
+    engine.tick([])  # tick 5, in the first style
+    kept = engine.player.state.h.clone()  # the state after tick 5: tick 6 must start from it
+    assert kept.abs().sum() > 0
+    engine.submit(Set(Control.STYLE_B, 2))
+    engine.submit(Set(Control.STYLE_MIX, 0.25))
+    engine.tick([])  # tick 6
+    assert all(np.array_equal(w, [1, 0, 0]) for _, _, w in log.at(5))
+    six = log.at(6)
+    assert six, "tick 6 stepped nothing"
+    # Every step of tick 6 is in the new mix (a change a tick late would fail here)...
+    assert all(np.allclose(w, [0.75, 0, 0.25]) for _, _, w in six)
+    # ...and its first step starts from the state tick 5 left (a reset would fail here).
+    assert torch.equal(six[0][1], kept)
+    shot = engine.snapshot()
+    assert (shot.styles, shot.style, shot.style_b, shot.style_mix) == (STYLES, 0, 2, 0.25)
+
+
+def test_a_style_command_for_a_model_without_styles_is_a_notice():
+    engine, ports = make()
+    engine.submit(Set(Control.STYLE, 1))
+    engine.submit(Do(Action.NEXT_STYLE))
+    run_ticks(engine, CALL, 3)
+    shot = engine.snapshot()
+    assert shot.styles == () and shot.style == 0
+    assert sum("no style input" in n for n in shot.notices) == 2
+    engine.shutdown()
+    assert sounding(ports.sent) == set()
+
+
+def test_a_hot_switch_between_a_style_model_and_another_keeps_the_style_setting():
+    engine = Engine(style_loaded(), FakePorts(), LiveConfig(seed=1, mode="free", style=1))
+    ports = engine.ports
+    assert np.array_equal(engine.player.stepper.style, [0, 1, 0])
+    run_ticks(engine, [], 6)
+    engine.switcher.work_on(loaded("poly"))  # a model without styles
+    run_ticks(engine, [], 6)
+    assert engine.snapshot().styles == () and engine.settings.style == 1
+    engine.switcher.work_on(style_loaded("styled_again"))
+    run_ticks(engine, [], 6)
+    shot = engine.snapshot()
+    assert shot.model == "styled_again" and shot.styles == STYLES and shot.style == 1
+    assert np.array_equal(engine.player.stepper.style, [0, 1, 0])
+    assert note_ons(ports.sent)
+    engine.shutdown()
+    assert sounding(ports.sent) == set()
