@@ -92,7 +92,7 @@ LIMITS: dict[Control, Limit] = {
     # Up to 16 styles; a model's own count is checked when the command is applied.
     Control.STYLE: Limit(0, 15, 1),
     Control.STYLE_B: Limit(0, 15, 1),
-    Control.STYLE_MIX: Limit(0.0, 1.0, 0.05),
+    Control.STYLE_MIX: Limit(0.0, 1.0, 0.1),
 }
 INDEX_CONTROLS = frozenset({Control.CHANNEL, Control.STYLE, Control.STYLE_B})  # whole numbers
 STYLE_CONTROLS = frozenset({Control.STYLE, Control.STYLE_B, Control.STYLE_MIX})

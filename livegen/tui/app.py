@@ -322,6 +322,25 @@ class LivegenApp(App[int]):
         channels = int(LIMITS[Control.CHANNEL].high) + 1  # wraps from 1 to 16 and back
         self._set(Control.CHANNEL, (self._current("channel") + delta) % channels)
 
+    def action_style(self, which: str) -> None:
+        """The next of the model's styles for style A (``style``) or B (``style_b``)."""
+        styles = self.snap.styles
+        if not self._has_styles():
+            return
+        index = (self._current(which) + 1) % len(styles)
+        if self._set(Control(which), index):
+            self.say(f"{'style' if which == 'style' else 'style B'}: {styles[index]}", toast=False)
+
+    def action_style_mix(self, delta: float) -> None:
+        if self._has_styles():
+            mix = LIMITS[Control.STYLE_MIX].clamp(round(self._current("style_mix") + delta, 2))
+            self._set(Control.STYLE_MIX, mix)
+
+    def _has_styles(self) -> bool:
+        if not self.snap.styles:  # unavailable: the engine would refuse it too
+            self.say(f"style: {self.snap.model} has no style input (style_poly has)", warning=True)
+        return bool(self.snap.styles)
+
     def action_passthrough(self) -> None:
         on = not self._current("passthrough")
         if self._set(Control.PASSTHROUGH, on):

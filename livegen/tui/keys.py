@@ -23,6 +23,7 @@ from livegen import controls
 # What +/- move by, from the one table of limits (which also clamps them).
 TEMPERATURE_STEP = controls.LIMITS[controls.Control.TEMPERATURE].step
 TEMPO_STEP = controls.LIMITS[controls.Control.BPM].step
+MIX_STEP = controls.LIMITS[controls.Control.STYLE_MIX].step
 
 
 @dataclass(frozen=True)
@@ -76,6 +77,24 @@ CONTROLS: tuple[Control, ...] = (
         "R", "R", "record", "Record", "record the session into a MIDI file / stop (--record FILE)"
     ),
     Control("k", "k", "edit('key')", "Key lock", "type a key lock (e.g. D dorian; empty: off)"),
+    Control("s", "s", "style('style')", "Next style", "style models: the next style (style A)"),
+    Control(
+        "S", "S", "style('style_b')", "Next style B", "style models: the next style B to mix in"
+    ),
+    Control(
+        "greater_than_sign",
+        ">",
+        f"style_mix({MIX_STEP})",
+        "Mix+",
+        f"style models: {MIX_STEP:.0%} more of style B",
+    ),
+    Control(
+        "less_than_sign",
+        "<",
+        f"style_mix({-MIX_STEP})",
+        "Mix-",
+        f"style models: {MIX_STEP:.0%} less of style B",
+    ),
     Control("L", "L", "learn", "MIDI learn", "MIDI learn: pick a control, enter, move a knob"),
     Control("P", "P", "presets", "Presets", "presets: pick one, enter applies it live"),
     Control("q,ctrl+q,ctrl+c", "q ^q ^c", "quit", "Quit", "quit: every note ends first", True),

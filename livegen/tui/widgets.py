@@ -13,6 +13,7 @@ from textual.widgets import DataTable, Static
 
 from livegen.roles import Roles
 from livegen.snapshot import Snapshot
+from livegen.style import describe as describe_style
 from livegen.tui.models import Catalog, ModelEntry, ModelInfo
 from livegen.tui.roll import LIVEGEN, PLAYER, note_name
 
@@ -73,7 +74,8 @@ class SessionInfo(Static):
         if not snap.playing and snap.phase != "stopped":
             t.append("  (stopped)", style="red")
         t.append("\n")
-        t.append_text(parts_line(snap.roles))
+        # A style model has one stream (styles and parts do not mix): its line is the style.
+        t.append_text(style_line(snap) if snap.styles else parts_line(snap.roles))
         t.append("\n")
         t.append("temp   ", style="bold")
         t.append(f"{snap.temperature:4.2f}  {_gauge(snap.temperature, 2.0)}\n")
@@ -92,6 +94,18 @@ class SessionInfo(Static):
         t.append(" thru ", style="bold")
         t.append("on" if snap.passthrough else "off")
         self.update(t)
+
+
+def style_line(snap: Snapshot) -> Text:
+    """A style model's style and mix: ``style  70% folk + 30% fiddle  (B fiddle)``."""
+    t = Text()
+    t.append("style  ", style="bold")
+    t.append(describe_style(snap.styles, snap.style, snap.style_b, snap.style_mix), style="bold")
+    if snap.style_b != snap.style and 0.0 < snap.style_mix < 1.0:
+        return t
+    b = snap.styles[snap.style_b] if snap.style_b < len(snap.styles) else "?"
+    t.append(f"  (of {len(snap.styles)}; B {b} at {snap.style_mix:.0%})", style="dim")
+    return t
 
 
 def parts_line(roles: Roles) -> Text:

@@ -296,3 +296,57 @@ def test_shift_r_starts_and_stops_recording(panel):
             assert app.engine.commands == [Do(Action.RECORD), Do(Action.RECORD)]
 
     run(scenario())
+
+
+STYLES = ("folk", "chorales", "fiddle")
+
+
+def test_style_keys_step_the_style_and_mix_with_a_style_model(panel):
+    app = panel()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            engine = app.engine
+            engine._publish(styles=STYLES)  # the engine plays a style model
+            await ticks(pilot, engine, 1)
+            assert "style  folk" in str(app.session_info.content)
+            await pilot.press("s")
+            await ticks(pilot, engine)
+            assert engine.snapshot().style == 1
+            assert "style  chorales" in str(app.session_info.content)
+            await pilot.press("S", "S")  # two presses within a tick both count
+            await pilot.press("greater_than_sign", "greater_than_sign", "greater_than_sign")
+            await ticks(pilot, engine)
+            snap = engine.snapshot()
+            assert (snap.style_b, snap.style_mix) == (2, pytest.approx(0.3))
+            assert "70% chorales + 30% fiddle" in str(app.session_info.content)
+            await pilot.press("less_than_sign")
+            await ticks(pilot, engine)
+            assert engine.snapshot().style_mix == pytest.approx(0.2)
+            await pilot.press("s", "s")  # round the three styles: back to folk
+            await ticks(pilot, engine)
+            assert engine.snapshot().style == 0
+            sent = [c for c in engine.commands if isinstance(c, Set)]
+            assert [c.control for c in sent[:3]] == [
+                Control.STYLE,
+                Control.STYLE_B,
+                Control.STYLE_B,
+            ]
+
+    run(scenario())
+
+
+def test_style_keys_are_unavailable_with_a_model_without_styles(panel):
+    app = panel()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            engine = app.engine
+            await ticks(pilot, engine, 1)
+            await pilot.press("s", "S", "greater_than_sign")
+            await ticks(pilot, engine)
+            assert engine.commands == []  # nothing sent: the engine would refuse it too
+            assert "has no style input" in app.notices[-1]
+            assert "style  " not in str(app.session_info.content)
+
+    run(scenario())
