@@ -419,6 +419,7 @@ def summary(loaded: Loaded) -> dict[str, Any]:
         "ticks_per_quarter": codec.ticks_per_quarter,
         "pitch_range": (codec.low, codec.high),
         "roles": roles_of(codec),  # whose part is whose (livegen.roles)
+        "styles": tuple(cfg.styles),  # a style model's style names, by index (livegen.style)
         "vocab_size": codec.vocab_size,
         "n_layer": cfg.n_layer,
         "n_hidden": cfg.n_hidden,

@@ -109,6 +109,14 @@ def cmd_info(args: argparse.Namespace) -> int:
     return 0
 
 
+def _style_lines(styles: tuple[str, ...]) -> list[tuple[str, str]]:
+    """A style model's styles by number, as ``--style`` and the panel's ``s`` take them."""
+    if not styles:
+        return []
+    listed = ", ".join(f"{i} {name}" for i, name in enumerate(styles))
+    return [("styles", f"{listed}  (livegen run --style N; the panel's s, S, < and >)")]
+
+
 def _info_lines(info: dict, meta: dict, step_path: str, device: str) -> list[str]:
     """``checkpoint.summary`` as aligned lines; absent values are left out, not shown as None."""
     params = ", ".join(f"{k}={v}" for k, v in info["codec_params"].items())
@@ -118,6 +126,7 @@ def _info_lines(info: dict, meta: dict, step_path: str, device: str) -> list[str
         ("codec", f"{info['codec']}({params})"),
         ("grid", f"{info['ticks_per_quarter']} ticks per quarter, pitches {low}..{high}"),
         ("parts", info["roles"].details()),
+        *_style_lines(info["styles"]),
         (
             "sizes",
             f"vocabulary {info['vocab_size']}, {info['n_layer']} layers x {info['n_hidden']} "

@@ -324,3 +324,15 @@ def test_info_names_the_parts_of_a_parts_model_and_one_stream_otherwise(
     assert "parts:      you soprano (C2..C6, one note at a time); livegen alto, tenor, bass" in out
     assert run(["info", str(tiny_ckpt)]) == 0
     assert "parts:      one stream, shared by you and livegen" in capsys.readouterr().out
+
+
+def test_info_lists_a_style_models_styles_by_number(tiny_ckpt, tmp_path, capsys):
+    codec = make_codec("poly", low=36, high=96)
+    cfg = ModelConfig(codec.vocab_size, n_layer=1, n_hidden=16, n_embd=8, styles=("folk", "fiddle"))
+    path = tmp_path / "tiny_style.pt"
+    checkpoint.save(path, LSTMModel(cfg), codec, data={}, config={}, metrics={})
+    assert run(["info", str(path)]) == 0
+    assert "styles:     0 folk, 1 fiddle  (livegen run --style N" in capsys.readouterr().out
+    assert checkpoint.load(path).model.cfg.styles == ("folk", "fiddle")
+    assert run(["info", str(tiny_ckpt)]) == 0
+    assert "styles:" not in capsys.readouterr().out  # a model without styles has no line

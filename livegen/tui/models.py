@@ -40,6 +40,7 @@ class ModelInfo:
     nll_unit: str | None = None
     error: str | None = None  # the file could not be used
     roles: Roles | None = None  # its parts, from the codec's params (livegen.roles)
+    styles: tuple[str, ...] = ()  # a style model's styles (livegen.style)
 
 
 def describe_checkpoint(target: str) -> ModelInfo:
@@ -58,6 +59,7 @@ def describe_checkpoint(target: str) -> ModelInfo:
         val_acc=s["val_acc"],
         nll_unit=s["nll_unit"],
         roles=s["roles"],
+        styles=s["styles"],
     )
 
 

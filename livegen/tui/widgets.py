@@ -250,7 +250,10 @@ class ModelTable(DataTable):
         """The highlighted model's parts under the list: ``parts: you soprano / livegen ...``."""
         info = self.catalog.info(entry)
         roles = info.roles if info is not None else None
-        self.border_subtitle = f"parts: {roles.listing()}" if roles is not None else ""
+        subtitle = f"parts: {roles.listing()}" if roles is not None else ""
+        if info is not None and info.styles:
+            subtitle += f" · styles: {', '.join(info.styles)}"
+        self.border_subtitle = subtitle
 
     def mark(self, current: str, pending: str = "") -> None:
         """``▶`` on the model playing, ``…`` on one being switched to."""
