@@ -40,14 +40,37 @@ from livegen.train import evaluate  # noqa: E402
 GOAL = 0.05  # within 5% of the single-corpus model's valid NLL
 
 
-def valid_sequences(loaded, source: str) -> list:
-    """The valid pieces of ``source`` as the style model's recipe split and encodes them."""
+def valid_sequences(loaded, source: str, codec=None) -> list:
+    """The valid pieces of ``source`` as the style model's recipe split them, encoded by
+    ``codec`` (default: the style model's)."""
     data = loaded.meta["config"]["data"]
     split = load_pieces(
         source, seed=data["seed"], limit=data["limit"], cache_dir=data["cache_dir"], progress=False
     )
-    encoded = Encoded(loaded.codec, split.valid, [0], data["lead_in"], data["beats_per_bar"])
-    return encoded.plain()
+    codec = codec or loaded.codec
+    return Encoded(codec, split.valid, [0], data["lead_in"], data["beats_per_bar"]).plain()
+
+
+def shipped_context(styled, name: str, source: str) -> list[dict]:
+    """Shipped single-corpus poly models of the same source, on the same valid pieces in
+    their own codec: context only, as their codec or budget differs from the baseline's."""
+    rows = []
+    for path in sorted(checkpoint.SHIPPED_DIR.glob("*.pt")):
+        if path.resolve() == Path(styled.path).resolve() or path.name.endswith(".resume.pt"):
+            continue
+        other = checkpoint.load(path, device="cpu")
+        data, cfg = other.meta.get("data") or {}, other.meta.get("config") or {}
+        if data.get("source") != source or other.codec.name != "poly" or other.model.cfg.metric:
+            continue
+        if (cfg.get("data") or {}).get("parts"):
+            continue
+        got = evaluate(other.model, valid_sequences(styled, source, other.codec), "cpu")
+        rows.append(
+            {"style": name, "model": path.stem, "codec": other.codec.describe(),
+             "epochs": (cfg.get("train") or {}).get("epochs"), "valid_nll": got["nll"],
+             "same_codec": same_codec(other, styled)}
+        )  # fmt: skip
+    return rows
 
 
 def same_codec(a, b) -> bool:
@@ -65,7 +88,7 @@ def main() -> None:
     styles = styled.model.cfg.styles
     sources = styled.meta["config"]["data"]["styles"]
     n = len(styles)
-    rows, cross = [], {}
+    rows, cross, context = [], {}, []
     for index, name in enumerate(styles):
         t0 = time.perf_counter()
         seqs = valid_sequences(styled, sources[name])
@@ -89,6 +112,7 @@ def main() -> None:
             row["baseline_epochs"] = base.meta["metrics"].get("epochs_run")
         else:
             row["baseline"] = None  # not trained here: python train.py --config configs/...
+        context += shipped_context(styled, name, sources[name])
         row["seconds"] = round(time.perf_counter() - t0, 1)
         rows.append(row)
 
@@ -105,12 +129,19 @@ def main() -> None:
     print(f"{'':10} " + " ".join(f"{s:>9}" for s in styles))
     for name in styles:
         print(f"{name:10} " + " ".join(f"{cross[name][s]:9.4f}" for s in styles))
+    for c in context:
+        print(
+            f"\ncontext: shipped {c['model']} ({c['codec']}, {c['epochs']} epochs) on "
+            f"{c['style']}'s valid pieces: {c['valid_nll']:.4f} per token of its own codec"
+            + ("" if c["same_codec"] else " (another codec: not comparable token for token)")
+        )
     result = {
         "model": str(Path(args.model).name),
         "styles": list(styles),
         "goal": f"style model's valid NLL within {GOAL:.0%} of each single-corpus model's",
         "rows": rows,
         "cross": cross,
+        "shipped_context": context,
         "style_model_epochs": styled.meta["metrics"].get("epochs_run"),
         "machine": machine(),
     }
