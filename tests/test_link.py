@@ -403,6 +403,7 @@ def test_the_engines_start_stop_reaches_link_through_the_control_path():
     cfg = LiveConfig()
     modes = Modes(cfg.mode, silence_ticks=4, ticks_per_bar=16)
     voice = Recorder()
+    voice.player = Recorder()  # the control path asks the player for its model's styles
     cp = ControlPath(
         Settings.of(cfg), cc=CcMap(cfg.cc), sampler=Recorder(), clock=ticks, modes=modes,
         voice=voice, switcher=Recorder(), ports=Recorder(), picture=Recorder(),
