@@ -28,7 +28,7 @@ from livegen.codecs.parts_stream import PartsStream
 from livegen.model import State
 from livegen.notes import DEFAULT_VELOCITY, EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
-from livegen.voice_guards import table_guard
+from livegen.steppers.batch import BatchStep
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +64,7 @@ class Table:
             player is self.player
             and tick == self.tick
             and player.stream is self.base
-            and player._pending_offs == self.pending
+            and player.pending_releases == self.pending
         )
 
     def row_for(self, yours: Tick) -> int | None:
@@ -107,75 +107,84 @@ def candidates(player: PartsPlayer) -> list[Tick]:
     return out
 
 
+class Planner:
+    """Plans the tables of one player, on one :class:`BatchStep`'s buffers (one per thread).
+
+    The batch step is a snapshot of the player's model weights, made once per player (a
+    model switch makes a new Planner): the buffers a build needs are never allocated again.
+    """
+
+    def __init__(self, player: PartsPlayer) -> None:
+        self.player = player
+        part = player.codec.your_part
+        with torch.inference_mode(False):  # plain buffers: usable in and out of inference
+            self.step = BatchStep(player.model, part.high - part.low + 1 + 2)
+
+    def plan(self, tick: int) -> Table:
+        """My half of ``tick`` for every candidate yours, in one batch (module docstring)."""
+        player, step = self.player, self.step
+        sampler, key = player.sampler, player.key_mask
+        base, pending = player.stream, player.pending_releases
+        start = base.copy()
+        start.release_mine(pending)  # as step_parts would, first thing at the tick
+        yours = candidates(player)
+        streams, y_tokens = [], []
+        for half in yours:
+            s = start.copy()
+            y_tokens.append(s.listen_yours(half))
+            streams.append(s)
+        B = len(yours)
+        pos = player.position(tick)
+        step.load(player.state, B)
+        logits = step.logits.numpy()  # (B, V) view: each row's logits after its last token
+        # Your halves: one or two tokens each (a strike or a hold, then MID). Every row starts
+        # from the player's state, so the first token's recurrent half is computed once.
+        step.step(torch.tensor([t[0] for t in y_tokens]), None, pos, shared=True)
+        for k in range(1, max(map(len, y_tokens))):
+            rows = [b for b in range(B) if k < len(y_tokens[b])]
+            _feed(step, rows, [y_tokens[b][k] for b in rows], pos)
+        # My halves: sampled on every row at once, each under its own stream's grammar.
+        answers = [s.copy() for s in streams]
+        fed: list[list[int]] = [[] for _ in range(B)]
+        for a in answers:
+            a.begin()
+        live = list(range(B))
+        for _ in range(player.codec.my_part.max_notes + 2):
+            if not live:
+                break
+            masks = np.stack([answers[b].mask() for b in live])  # (b, V)
+            if key is not None:
+                masks &= key
+            drawn = sampler.sample_rows(logits[live], masks)
+            rows, tokens, still = [], [], []
+            for b, token in zip(live, drawn.tolist(), strict=True):
+                verdict = answers[b].accept(token)
+                if verdict is Accept.DROP:
+                    continue
+                rows.append(b)
+                tokens.append(token)
+                fed[b].append(token)
+                if verdict is not Accept.FINAL:
+                    still.append(b)
+            if rows:
+                _feed(step, rows, tokens, pos)
+            live = still
+        rows = []
+        for b in range(B):
+            mine = answers[b].answer() if not live or b not in live else EMPTY_TICK
+            heard_back = streams[b].listen_mine(mine)
+            usable = b not in live and tuple(heard_back) == tuple(fed[b])
+            rows.append(Row(yours[b], tuple(y_tokens[b]), mine, streams[b], usable))
+        h, c = step.h[:, :B].clone(), step.c[:, :B].clone()  # (L, B, H) x2: the table's own
+        return Table(player, tick, base, pending, rows, h, c, step.logits[:B].clone())
+
+
+def _feed(step: BatchStep, rows: list[int], tokens: list[int], pos: int) -> None:
+    """One batched step of ``rows`` (the others keep their state and logits)."""
+    prefix = rows == list(range(len(rows)))  # rows 0..b-1: stepped in place, no gather
+    step.step(torch.tensor(tokens), None if prefix else torch.tensor(rows), pos)
+
+
 def plan(player: PartsPlayer, tick: int) -> Table:
-    """Plan my half of ``tick`` for every candidate yours, in one batch (module docstring)."""
-    model, sampler = player.model, player.sampler
-    base, pending = player.stream, player._pending_offs
-    start = base.copy()
-    start.release_mine(pending)  # as step_parts would, first thing at the tick
-    yours = candidates(player)
-    streams, y_tokens = [], []
-    for half in yours:
-        s = start.copy()
-        y_tokens.append(s.listen_yours(half))
-        streams.append(s)
-    B = len(yours)
-    w = model.head.weight
-    h0, c0 = player.state
-    h = h0.to(w.device, w.dtype).expand(-1, B, -1).contiguous()  # (L, B, H)
-    c = c0.to(w.device, w.dtype).expand(-1, B, -1).contiguous()  # (L, B, H)
-    pos = torch.full((B,), player.position(tick), dtype=torch.long, device=w.device)  # (B,)
-    logits = np.empty((B, player.codec.vocab_size), dtype=np.float32)  # (B, V)
-
-    def feed(rows: list[int], tokens: list[int]) -> None:
-        """One batched step of ``rows`` (the others keep their state and logits)."""
-        x = torch.tensor(tokens, device=w.device)  # (b,)
-        if len(rows) == B:
-            out, (h[:], c[:]) = model.step(x, State(h, c), pos)  # (B, V), (L, B, H) x2
-        else:  # rows done sampling cost nothing more
-            i = torch.tensor(rows, device=w.device)  # (b,)
-            out, (h2, c2) = model.step(x, State(h[:, i], c[:, i]), pos[: len(rows)])  # (b, V)
-            h[:, i], c[:, i] = h2, c2
-        logits[rows] = out.float().cpu().numpy()
-
-    # Your halves: one or two tokens each (a strike or a hold, then MID).
-    for k in range(max(map(len, y_tokens))):
-        rows = [b for b in range(B) if k < len(y_tokens[b])]
-        feed(rows, [y_tokens[b][k] for b in rows])
-    # My halves: sampled on every row at once, each under its own stream's grammar.
-    answers = [s.copy() for s in streams]
-    fed: list[list[int]] = [[] for _ in range(B)]
-    key = player.key_mask
-    for a in answers:
-        a.begin()
-    live = list(range(B))
-    guard = table_guard(player, tick, answers)  # the sampling guards, as step_parts has them
-    for _ in range(player.codec.my_part.max_notes + 2):
-        if not live:
-            break
-        masks = np.stack([answers[b].mask() for b in live])  # (b, V)
-        if key is not None:
-            masks = masks & key
-        if guard is not None:
-            masks = guard(live, masks)
-        drawn = sampler.sample_rows(logits[live], masks)
-        rows, tokens, still = [], [], []
-        for b, token in zip(live, drawn.tolist(), strict=True):
-            verdict = answers[b].accept(token)
-            if verdict is Accept.DROP:
-                continue
-            rows.append(b)
-            tokens.append(token)
-            fed[b].append(token)
-            if verdict is not Accept.FINAL:
-                still.append(b)
-        if rows:
-            feed(rows, tokens)
-        live = still
-    rows = []
-    for b in range(B):
-        mine = answers[b].answer() if not live or b not in live else EMPTY_TICK
-        heard_back = streams[b].listen_mine(mine)
-        usable = b not in live and tuple(heard_back) == tuple(fed[b])
-        rows.append(Row(yours[b], tuple(y_tokens[b]), mine, streams[b], usable))
-    return Table(player, tick, base, pending, rows, h, c, torch.from_numpy(logits))
+    """One table from a Planner made for it (a one-off; the engine keeps its Planner)."""
+    return Planner(player).plan(tick)

@@ -152,6 +152,15 @@ class Player:
         self.sounding.update(p for p, _ in tick.ons)
         return tick
 
+    @property
+    def pending_releases(self) -> tuple[int, ...]:
+        """My notes ended on my behalf (cancel, release) that the state hears at the next tick.
+
+        Part of what the next tick starts from, as the state and the stream are: a plan made
+        ahead of the tick (the harmonize table) must have heard exactly these.
+        """
+        return self._pending_offs
+
     def release(self, offs) -> None:
         """The state hears ``offs`` at the next tick (notes ended on its behalf)."""
         self._pending_offs = tuple(sorted(set(self._pending_offs) | set(offs)))

@@ -78,6 +78,12 @@ class Sampler:
             raise ValueError(f"top_p must be in [0, 1], got {value}")
         self._top_p = value
 
+    def child(self) -> Sampler:
+        """A sampler with these settings, seeded from this one's next draw: for a build on
+        another thread (the harmonize table's worker), so no draw is shared between threads
+        and a seeded session stays reproducible."""
+        return Sampler(self._temperature, self._top_p, seed=int(self._uniform() * 2**62))
+
     def reseed(self, seed: int | None) -> None:
         """Restart the draws from ``seed`` (None: a fresh nondeterministic seed)."""
         if seed is None:

@@ -92,7 +92,7 @@ def test_the_table_is_valid_only_for_its_player_tick_and_releases():
     assert not table.valid_for(player, player.ticks + 1)  # a jump
     assert not table.valid_for(warmed(), player.ticks)  # a switch
     player.cancel()  # stop, end of accompaniment: releases pending the table did not hear
-    assert not table.valid_for(player, player.ticks) or not player._pending_offs
+    assert not table.valid_for(player, player.ticks) or not player.pending_releases
 
 
 def test_a_melody_strike_replaces_the_held_note_and_a_chord_keeps_its_top():

@@ -116,6 +116,9 @@ class PartsCodec(Codec):
         self.my_part = part(m_lo, m_hi, m_max, M_ON, M_HOLD)
         kinds = np.array([kind for kind, _ in self.table])
         self.mine_tokens = np.flatnonzero((kinds == M_ON) | (kinds == M_HOLD) | (kinds == STEP))
+        # The answer grammar's masks by the stream's state (parts_stream.PartsStream.mask):
+        # a pure function of it, and the harmonize table asks the same few dozen every tick.
+        self.masks: dict[tuple, np.ndarray] = {}
 
     def _part_range(self, part: str, low: int | None, high: int | None) -> tuple[int, int]:
         lo = self.low if low is None else int_param(self.name, f"{part}_low", low, 0, 127)

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from livegen.codecs.parts import PartsCodec
 
 YOURS, MINE, DONE = 0, 1, 2  # the part an answer is sampling
+MASK_MEMO = 4096  # masks kept per codec (a few hundred distinct in a chorale)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,8 +174,20 @@ class PartsStream(CodecStream):
 
     def mask(self) -> np.ndarray | None:
         if self._mask is None:
-            self._mask = self._build_mask()
-            self._mask.flags.writeable = False
+            # Everything _build_mask reads, so a mask from the memo is the one it would build.
+            key = (self._part, self._whole, frozenset(self.mine), tuple(self._ons),
+                   tuple(self._holds))  # fmt: skip
+            if self._whole:
+                key += (frozenset(self.yours), tuple(self._y_ons), tuple(self._y_holds))
+            masks = self.codec.masks
+            mask = masks.get(key)
+            if mask is None:
+                mask = self._build_mask()
+                mask.flags.writeable = False
+                if len(masks) >= MASK_MEMO:
+                    masks.clear()
+                masks[key] = mask
+            self._mask = mask
         return self._mask
 
     def _build_mask(self) -> np.ndarray:
