@@ -8,8 +8,11 @@ what comes back, all stamped at the peer. For each melody note-on:
 - pass-through: the echo of the same pitch (livegen's MIDI thru, the reference);
 - harmony: livegen's first other note-on after it (from the harmonize table, sent in the
   same pass between ticks right after the echo);
-- missed: no harmony within one tick; a note whose echo is missing too never reached
-  livegen (JACK's dummy driver drops events in an xrun) and is counted apart.
+- missed: no harmony note within one tick; a note whose echo is missing too never reached
+  livegen (JACK's dummy driver drops events in an xrun) and is counted apart. A trained
+  model's row may hold its chord under your note (nothing new to strike): livegen's own
+  count, printed as the session closes and saved as ``livegen_said``, tells those apart
+  from note-ons no table answered (``at their tick``) or answered late (``after waiting``).
 
 The model is the built fixture of tests/integration/test_harmonize.py (the chorale_harmony
 shape, a chord struck in every row), or ``--checkpoint``. Headless by default; with
@@ -22,6 +25,7 @@ bench/results/harmonize_latency.json (``--panel``: harmonize_latency_panel.json)
     .venv/bin/python bench/harmonize_latency.py                  # 400 notes, ~2 minutes
     .venv/bin/python bench/harmonize_latency.py --notes 2000     # the issue's count, ~9 min
     .venv/bin/python bench/harmonize_latency.py --notes 2000 --panel   # the panel open
+    .venv/bin/python bench/harmonize_latency.py --notes 2000 --model chorale_harmony
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.step_latency import machine  # noqa: E402
+from livegen.checkpoint import resolve  # noqa: E402
 from livegen.jack import start_dummy_jack  # noqa: E402
 from tests.integration.events import note_events  # noqa: E402
 from tests.integration.test_harmonize import built_model  # noqa: E402
@@ -106,24 +111,28 @@ def start_panel(ckpt: Path, env: dict, tmp: Path) -> subprocess.Popen:
     return proc
 
 
-def stop(proc: subprocess.Popen, panel: bool, tmp: Path) -> int | None:
-    """End livegen; for the panel, as ``q`` does, and return the notes it left open."""
+def stop(proc: subprocess.Popen, panel: bool, tmp: Path) -> tuple[int | None, str | None]:
+    """End livegen (for the panel, as ``q`` does): the notes the panel left open, and
+    livegen's own count of the note-ons its tables answered (its last ``harmonize:`` line)."""
     if not panel:
         proc.terminate()
-        proc.communicate(timeout=20)
-        return None
+        out, _ = proc.communicate(timeout=20)
+        said = [line for line in out.splitlines() if line.startswith("harmonize: ")]
+        return None, said[-1] if said else None
     out, _ = proc.communicate("quit\n", timeout=60)
     done = [line for line in out.splitlines() if line.startswith("DONE ")]
     if proc.returncode != 0 or not done:
         err = (tmp / "panel.err").read_text().strip()
         raise SystemExit(f"the panel did not quit cleanly (exit {proc.returncode}): {err}")
-    return json.loads(done[-1][5:])["open"]
+    got = json.loads(done[-1][5:])
+    return got["open"], (got.get("said") or [None])[-1]
 
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=400)
-    ap.add_argument("--checkpoint", help="a parts model (default: the built fixture)")
+    ap.add_argument("--checkpoint", "--model", help="a parts model, a name or a path "
+                    "(default: the built fixture)")  # fmt: skip
     ap.add_argument("--panel", action="store_true", help="run it with the panel open")
     ap.add_argument("--out", type=Path, help="the JSON written (default: bench/results/...)")
     args = ap.parse_args()
@@ -131,9 +140,9 @@ def main() -> None:
     args.out = args.out or ROOT / "bench" / "results" / name
     server = start_dummy_jack()
     tmp = Path(tempfile.mkdtemp(prefix="livegen-bench-"))
-    ckpt = Path(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
+    ckpt = resolve(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
     env = {**server.env, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
-    proc, left_open = None, None
+    proc, left_open, said = None, None, None
     try:
         proc = (start_panel if args.panel else start_headless)(ckpt, env, tmp)
         rows = melody(args.notes)
@@ -150,7 +159,7 @@ def main() -> None:
         player = subprocess.Popen(peer, env=env, stdin=subprocess.PIPE, stdout=subprocess.DEVNULL)
         if player.wait(timeout=seconds + 60) != 0:
             raise SystemExit("the peer failed")
-        left_open = stop(proc, args.panel, tmp)
+        left_open, said = stop(proc, args.panel, tmp)
     finally:
         if proc is not None and proc.poll() is None:  # a failure on the way: end it anyway
             proc.terminate()
@@ -187,6 +196,8 @@ def main() -> None:
     for key in ("passthrough", "harmony"):
         print(f"{key:12s} " + "  ".join(f"{k} {v}" for k, v in results[key].items()))
     print(f"missed {missed} of {len(struck)}; {lost} never reached livegen (no thru either)")
+    results["livegen_said"] = said  # its tables' answers, waits and builds, as it closed
+    print(f"livegen: {said}")
     if args.panel:
         results["open_notes_at_quit"] = left_open
         print(f"notes livegen left open when the panel quit: {left_open}")

@@ -228,11 +228,13 @@ class Engine:
         self.clock.stop()
         self.switcher.close()
         self.recording.close()  # after all_off: the take ends with livegen's note-offs
+        self.voice_step.close()  # the harmonize table's worker, if one runs
         self._publish(running=False)
 
     # ---- the loop -----------------------------------------------------------------------
     def _loop(self) -> None:
         clock = self.clock
+        self.voice_step.background = True  # tables off this thread (table_worker.py)
         clock.start(self.n, self._now() + 0.01)
         while not self._stop.is_set():
             event = clock.wait(self.n, self._between, self._stop)
@@ -275,6 +277,7 @@ class Engine:
                 self.scheduler.pass_through(msg, self.channel)
             self.voice_step.between(msg, self.n, self.voice)  # harmonize: answered at once
             self._inbox.append((stamp, msg))
+        self.voice_step.poll(self.n, self.voice)  # harmonize: note-ons that waited for a table
 
     def _take_inbox(self) -> list[tuple[float, mido.Message]]:
         self._between()

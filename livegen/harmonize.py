@@ -28,6 +28,7 @@ from livegen.codecs.parts_stream import PartsStream
 from livegen.model import State
 from livegen.notes import DEFAULT_VELOCITY, EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
+from livegen.sampling import Sampler
 from livegen.steppers.batch import BatchStep
 
 
@@ -45,17 +46,47 @@ class Row:
 class Table:
     """The rows planned for tick ``tick`` from one state of one player, and their states."""
 
-    def __init__(
-        self, player: PartsPlayer, tick: int, base: PartsStream, pending, rows, h, c, logits
-    ):
-        self.player = player
-        self.tick = tick
-        self.base = base  # the player's stream the rows were planned from
-        self.pending = pending  # the player's pending releases then (the rows heard them)
+    def __init__(self, job: Job, rows, h, c, logits):
+        self.player = job.player
+        self.tick = job.tick
+        self.base = job.base  # the player's stream the rows were planned from
+        self.pending = job.pending  # the player's pending releases then (the rows heard them)
+        self.job = job  # what else it was planned from (the draws, the key lock)
         self.rows: list[Row] = rows
         self._h, self._c = h, c  # (L, B, H) each: every row's state after both halves
         self._logits = logits  # (B, V) on the CPU
         self.by_tokens = {row.tokens: b for b, row in enumerate(rows)}
+        self.next_jobs: list[Job] = []  # the next tick's tables from the quiet rows (worker)
+
+    def sampled_as_now(self) -> bool:
+        """Whether the player samples now as the rows were sampled (key lock, temperature,
+        top-p): a table planned ahead of a tick is stale once a control changed them."""
+        now, then = self.player.sampler, self.job.sampler
+        return (
+            self.player.key_mask is self.job.key
+            and now.temperature == then.temperature
+            and now.top_p == then.top_p
+        )
+
+    def quiet_rows(self) -> list[int]:
+        """The rows in which you strike nothing (held, released, or silence): the likeliest
+        next states without a note-on, the ones a table ahead is planned from."""
+        part = self.player.codec.your_part
+        strikes = part.high - part.low + 1  # the strike rows come first (candidates)
+        return [b for b in range(strikes, len(self.rows)) if self.rows[b].usable]
+
+    def ahead(self, b: int, sampler: Sampler) -> Job:
+        """The job of the next tick's table, as if row ``b`` becomes this tick (adopted).
+
+        Copies what it reads: the row's stream becomes the player's when adopted, and the
+        tick thread goes on with it while the next table is built.
+        """
+        row = self.rows[b]
+        h, c = self._h[:, b : b + 1].clone(), self._c[:, b : b + 1].clone()  # (L, 1, H) x2
+        pos = self.player.position(self.tick + 1)
+        job = self.job
+        return Job(job.player, self.tick + 1, row.stream, row.stream.copy(), (), h, c, pos,
+                   sampler, job.key)  # fmt: skip
 
     def valid_for(self, player, tick: int) -> bool:
         """Whether the table still describes ``player`` at ``tick`` (nothing ended, reset,
@@ -94,8 +125,12 @@ def melody_tick(heard: Tick, held: set[int]) -> tuple[Tick, bool]:
 
 def candidates(player: PartsPlayer) -> list[Tick]:
     """Each yours you might play at the next tick: every pitch struck, held, silence."""
-    part = player.codec.your_part
-    held = set(player.stream.yours)
+    return _candidates(player.codec, player.stream.yours)
+
+
+def _candidates(codec, yours: set[int]) -> list[Tick]:
+    part = codec.your_part
+    held = set(yours)
     mono = part.max_notes == 1
     out = []
     for p in range(part.low, part.high + 1):
@@ -105,6 +140,30 @@ def candidates(player: PartsPlayer) -> list[Tick]:
     if held:
         out.append(Tick(offs=tuple(sorted(held))))
     return out
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """Everything one table is planned from, copied: it may be built on another thread."""
+
+    player: PartsPlayer
+    tick: int  # the tick the table is for
+    base: PartsStream  # the player's stream it is valid for (compared by identity, not read)
+    stream: PartsStream  # a copy of it: what the build reads
+    pending: tuple[int, ...]  # the player's pending releases (the rows hear them)
+    h: torch.Tensor  # (L, 1, H): the player's state after the tick before
+    c: torch.Tensor  # (L, 1, H)
+    pos: int  # the tick's bar position (a metric model)
+    sampler: Sampler  # the draws: the player's own on its thread, else a child of it
+    key: np.ndarray | None  # the key lock's mask over the vocabulary
+
+    @classmethod
+    def of(cls, player: PartsPlayer, tick: int, sampler: Sampler | None = None) -> Job:
+        """The job of ``tick``'s table from the player as it stands (after tick - 1)."""
+        h, c = (t.detach().to("cpu", torch.float32).clone() for t in player.state)
+        stream = player.stream
+        return cls(player, tick, stream, stream.copy(), player.pending_releases, h, c,
+                   player.position(tick), sampler or player.sampler, player.key_mask)  # fmt: skip
 
 
 class Planner:
@@ -121,21 +180,22 @@ class Planner:
             self.step = BatchStep(player.model, part.high - part.low + 1 + 2)
 
     def plan(self, tick: int) -> Table:
-        """My half of ``tick`` for every candidate yours, in one batch (module docstring)."""
-        player, step = self.player, self.step
-        sampler, key = player.sampler, player.key_mask
-        base, pending = player.stream, player.pending_releases
-        start = base.copy()
-        start.release_mine(pending)  # as step_parts would, first thing at the tick
-        yours = candidates(player)
+        """My half of ``tick`` for every candidate yours, from the player as it stands."""
+        return self.build(Job.of(self.player, tick))
+
+    def build(self, job: Job) -> Table:
+        """My half of the job's tick for every candidate yours, in one batch (docstring)."""
+        step, sampler, key, pos = self.step, job.sampler, job.key, job.pos
+        start = job.stream.copy()
+        start.release_mine(job.pending)  # as step_parts would, first thing at the tick
+        yours = _candidates(job.player.codec, start.yours)
         streams, y_tokens = [], []
         for half in yours:
             s = start.copy()
             y_tokens.append(s.listen_yours(half))
             streams.append(s)
         B = len(yours)
-        pos = player.position(tick)
-        step.load(player.state, B)
+        step.load(State(job.h, job.c), B)
         logits = step.logits.numpy()  # (B, V) view: each row's logits after its last token
         # Your halves: one or two tokens each (a strike or a hold, then MID). Every row starts
         # from the player's state, so the first token's recurrent half is computed once.
@@ -149,7 +209,7 @@ class Planner:
         for a in answers:
             a.begin()
         live = list(range(B))
-        for _ in range(player.codec.my_part.max_notes + 2):
+        for _ in range(job.player.codec.my_part.max_notes + 2):
             if not live:
                 break
             masks = np.stack([answers[b].mask() for b in live])  # (b, V)
@@ -176,7 +236,7 @@ class Planner:
             usable = b not in live and tuple(heard_back) == tuple(fed[b])
             rows.append(Row(yours[b], tuple(y_tokens[b]), mine, streams[b], usable))
         h, c = step.h[:, :B].clone(), step.c[:, :B].clone()  # (L, B, H) x2: the table's own
-        return Table(player, tick, base, pending, rows, h, c, step.logits[:B].clone())
+        return Table(job, rows, h, c, step.logits[:B].clone())
 
 
 def _feed(step: BatchStep, rows: list[int], tokens: list[int], pos: int) -> None:

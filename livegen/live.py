@@ -157,6 +157,7 @@ def run_headless(
     a test) a line is printed when the phase changes and notices are printed as they come.
     """
     tty = out.isatty()
+    seen_notices = 0
     # Both explicitly: a shell starts background jobs with SIGINT ignored, and Python then
     # leaves it ignored, so Ctrl-C (or kill -INT) would not end the session. The engine's
     # process ignores SIGINT: what Ctrl-C means is decided here.
@@ -178,7 +179,6 @@ def run_headless(
         )
         engine.start()
         t0 = time.monotonic()
-        seen_notices = 0
         phase = None
         while engine.running:
             engine.wait(0.25)
@@ -203,6 +203,8 @@ def run_headless(
     s = engine.snapshot()
     if tty:
         print(file=out)
+    for notice in s.notices[len(s.notices) - min(s.notice_count - seen_notices, len(s.notices)) :]:
+        print(notice, file=out, flush=True)  # said as the session closed (harmonize's figures)
     print(
         f"stopped after {s.tick + 1} ticks: all notes off ({len(s.open_notes)} open), "
         f"late ticks {s.late_ticks}, dropped input {s.dropped_input}, "

@@ -28,13 +28,14 @@ from collections.abc import Callable
 import mido
 
 from livegen.controls import Settings
-from livegen.harmonize import Table, melody_tick, plan
+from livegen.harmonize import Planner, Table, melody_tick
 from livegen.modes import Mode
 from livegen.notes import EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
 from livegen.realtime import StepTimes, normal_priority
 from livegen.scheduler import OWN
 from livegen.snapshot import LIVEGEN
+from livegen.table_worker import TableWorker
 from livegen.voice import Voice
 
 
@@ -50,7 +51,17 @@ class VoiceStep:
         self.refired = False  # a second row replaced the first: tick n steps, hearing sent
         self.velocity: int | None = None  # livegen's velocity when the table was planned
         self.follow_velocity = False  # velocity "player": the struck note's
-        self.plans = StepTimes()  # how long planning the table takes (bench/, the panel)
+        self.plans = StepTimes()  # how long planning the table takes on the tick thread
+        # The engine's own loop builds the table in a TableWorker (table_worker.py); a tick
+        # called by hand (tests, a manual clock) builds it at once, on the calling thread.
+        self.background = False
+        self.worker: TableWorker | None = None
+        self._planner: Planner | None = None
+        self.waiting: list[tuple[float, mido.Message]] = []  # note-ons before their table
+        self.answered = 0  # note-ons answered from a table between ticks
+        self.waited = 0  # of those, answered only once the table was built
+        self.unanswered = 0  # note-ons whose table came too late: their tick answered them
+        self.waits: list[float] = []  # how long each of those waited (seconds)
         self._said: set[str] = set()
         self._single_warned: object = None  # the single-stream player told about harmonize
 
@@ -63,8 +74,10 @@ class VoiceStep:
     def step(self, voice: Voice, heard: Tick, adopt: Tick | None, play: bool, n: int, velocity):
         """Tick ``n``: the player hears ``heard`` (and ``adopt``, a switch's old plan)."""
         player = voice.player
-        table, fired, sent, refired = self.table, self.fired, self.sent, self.refired
+        table, fired, sent, refired = self._current(n), self.fired, self.sent, self.refired
         self.table, self.fired, self.sent, self.top = None, None, EMPTY_TICK, -1
+        self.unanswered += len(self.waiting)  # heard at this tick, answered by its step
+        self.waiting = []
         self.refired = False
         if not isinstance(player, PartsPlayer):
             if adopt is not None:  # a switch at this tick: the old plan sounded now
@@ -115,17 +128,61 @@ class VoiceStep:
                 self.notice("harmonize needs a parts model: this one plays as in accompany")
             return
         if playing:
-            t0 = time.perf_counter()
-            with normal_priority():  # the tick's output has left; jackd's clients come first
-                self.table = plan(player, n)
-            self.plans.add(time.perf_counter() - t0, n)
             self.velocity = velocity
             self.follow_velocity = settings.velocity == "player"
+            if self.background:
+                if self.worker is None or self.worker.player is not player:
+                    self.close(say=False)  # a switch: the old model's worker goes
+                    self.worker = TableWorker(player)
+                self.table = self.worker.plan(n)  # None until built, unless built ahead
+                return
+            if self._planner is None or self._planner.player is not player:
+                self._planner = Planner(player)
+            t0 = time.perf_counter()
+            with normal_priority():  # the tick's output has left; jackd's clients come first
+                self.table = self._planner.plan(n)
+            self.plans.add(time.perf_counter() - t0, n)
+
+    def _current(self, n: int) -> Table | None:
+        """The table for tick ``n``, once built (the worker's, when it builds them)."""
+        if self.table is None and self.worker is not None:
+            self.table = self.worker.ready(n)
+        return self.table
+
+    def poll(self, n: int, voice: Voice) -> None:
+        """Between ticks, each pass: note-ons that came before their table, answered now."""
+        if self.waiting and self._current(n) is not None:
+            waiting, self.waiting = self.waiting, []
+            now = time.perf_counter()
+            for t, msg in waiting:
+                self.waits.append(now - t)
+                self.waited += 1
+                self.between(msg, n, voice)
+
+    def close(self, say: bool = True) -> None:
+        """Stop the worker (the session ends, or the model changed); ``say`` what it did."""
+        worker, self.worker = self.worker, None
+        if worker is None:
+            return
+        worker.close()
+        if say and (self.answered or self.unanswered):
+            wait = max(self.waits, default=0.0) * 1e3
+            b = worker.builds
+            self.notice(
+                f"harmonize: {self.answered} note-ons answered between ticks ({self.waited} "
+                f"after waiting for the table, at most {wait:.1f} ms), {self.unanswered} at "
+                f"their tick; tables built {worker.built}, built ahead and used "
+                f"{worker.reused}; build p50 {b.p50 / 1e3:.1f} ms, p99 {b.p99 / 1e3:.1f} ms"
+            )
 
     def between(self, msg: mido.Message, n: int, voice: Voice) -> None:
         """A note-on arrived before tick ``n``: its harmony goes out now, from the table."""
-        table = self.table
-        if msg.type != "note_on" or msg.velocity == 0 or table is None:
+        if msg.type != "note_on" or msg.velocity == 0:
+            return
+        table = self._current(n)
+        if table is None:
+            if self.worker is not None and self.worker.building(n):
+                self.waiting.append((time.perf_counter(), msg))
             return
         player = voice.player
         if not table.valid_for(player, n):
@@ -162,3 +219,4 @@ class VoiceStep:
         )
         self.refired = self.fired is not None
         self.fired = b
+        self.answered += 1

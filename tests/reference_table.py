@@ -13,7 +13,7 @@ import numpy as np
 import torch
 
 from livegen.codecs.base import Accept
-from livegen.harmonize import Row, Table, candidates
+from livegen.harmonize import Job, Row, Table, candidates
 from livegen.model import State
 from livegen.notes import EMPTY_TICK
 from livegen.parts_player import PartsPlayer
@@ -22,6 +22,7 @@ from livegen.parts_player import PartsPlayer
 def reference_plan(player: PartsPlayer, tick: int) -> Table:
     """The table for ``tick`` through nn.LSTM at batch B (module docstring)."""
     model, sampler = player.model, player.sampler
+    job = Job.of(player, tick)  # what the table is valid for
     base, pending = player.stream, player.pending_releases
     start = base.copy()
     start.release_mine(pending)  # as step_parts would, first thing at the tick
@@ -87,4 +88,4 @@ def reference_plan(player: PartsPlayer, tick: int) -> Table:
         heard_back = streams[b].listen_mine(mine)
         usable = b not in live and tuple(heard_back) == tuple(fed[b])
         rows.append(Row(yours[b], tuple(y_tokens[b]), mine, streams[b], usable))
-    return Table(player, tick, base, pending, rows, h, c, torch.from_numpy(logits))
+    return Table(job, rows, h, c, torch.from_numpy(logits))

@@ -291,18 +291,19 @@ def test_close_between_the_harmony_and_its_tick_ends_it():
 
 
 def test_an_exception_in_the_table_ends_the_session_with_every_note_off(monkeypatch):
-    from livegen import voice_step
+    """The engine's loop builds tables in the worker: a failure there ends it too."""
+    from livegen.harmonize import Planner
 
     calls = {"n": 0}
-    real = voice_step.plan
+    real = Planner.build
 
-    def failing(player, n):
+    def failing(planner, job):
         calls["n"] += 1
         if calls["n"] == 40:
             raise RuntimeError("boom")
-        return real(player, n)
+        return real(planner, job)
 
-    monkeypatch.setattr(voice_step, "plan", failing)
+    monkeypatch.setattr(Planner, "build", failing)
     engine, ports = make(seed=2, bpm=300)
     stop = threading.Event()
 
@@ -361,9 +362,11 @@ def test_the_table_is_planned_at_normal_priority(monkeypatch):
 
     import livegen.voice_step as voice_step
 
+    from livegen.harmonize import Planner
+
     inside: list[bool] = []
     seen: list[bool] = []
-    real_plan = voice_step.plan
+    real_plan = Planner.plan
 
     @contextlib.contextmanager
     def normal():
@@ -371,12 +374,12 @@ def test_the_table_is_planned_at_normal_priority(monkeypatch):
         yield
         inside.pop()
 
-    def planning(player, n):
+    def planning(planner, n):
         seen.append(bool(inside))
-        return real_plan(player, n)
+        return real_plan(planner, n)
 
     monkeypatch.setattr(voice_step, "normal_priority", normal)
-    monkeypatch.setattr(voice_step, "plan", planning)
+    monkeypatch.setattr(Planner, "plan", planning)
     engine, ports = make()
     play(engine, ports, 12)
     assert seen and all(seen), seen

@@ -73,7 +73,9 @@ def main() -> int:
     t0 = time.monotonic()
     asyncio.run(scenario())
     snap = app.engine.snapshot()
-    print(f"DONE {json.dumps({'open': len(snap.open_notes), 's': time.monotonic() - t0})}")
+    said = [t for t in snap.notices if t.startswith("harmonize: ")]  # said as it closed
+    done = {"open": len(snap.open_notes), "s": time.monotonic() - t0, "said": said[-1:]}
+    print(f"DONE {json.dumps(done)}")
     return 0
 
 
