@@ -361,7 +361,6 @@ def test_the_table_is_planned_at_normal_priority(monkeypatch):
     import contextlib
 
     import livegen.voice_step as voice_step
-
     from livegen.harmonize import Planner
 
     inside: list[bool] = []
