@@ -18,6 +18,7 @@ chord's highest note is the melody. Notes outside your part's range fold by octa
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -183,8 +184,12 @@ class Planner:
         """My half of ``tick`` for every candidate yours, from the player as it stands."""
         return self.build(Job.of(self.player, tick))
 
-    def build(self, job: Job) -> Table:
-        """My half of the job's tick for every candidate yours, in one batch (docstring)."""
+    def build(self, job: Job, going: Callable[[], bool] = lambda: True) -> Table | None:
+        """My half of the job's tick for every candidate yours, in one batch (docstring).
+
+        ``going`` is asked after each batched step: False gives up (None), so a worker
+        drops a build a tick made useless within one step instead of finishing it.
+        """
         step, sampler, key, pos = self.step, job.sampler, job.key, job.pos
         start = job.stream.copy()
         start.release_mine(job.pending)  # as step_parts would, first thing at the tick
@@ -203,6 +208,8 @@ class Planner:
         for k in range(1, max(map(len, y_tokens))):
             rows = [b for b in range(B) if k < len(y_tokens[b])]
             _feed(step, rows, [y_tokens[b][k] for b in rows], pos)
+        if not going():
+            return None
         # My halves: sampled on every row at once, each under its own stream's grammar.
         answers = [s.copy() for s in streams]
         fed: list[list[int]] = [[] for _ in range(B)]
@@ -228,6 +235,8 @@ class Planner:
                     still.append(b)
             if rows:
                 _feed(step, rows, tokens, pos)
+            if not going():
+                return None
             live = still
         rows = []
         for b in range(B):

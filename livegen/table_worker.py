@@ -19,8 +19,12 @@ rows (:meth:`Table.quiet_rows`, :meth:`Table.ahead`): if tick n adopts one of th
 table for n + 1 was planned from exactly the state, stream and releases the player has
 after n (``Table.valid_for`` compares the stream by identity: it is the row's own) and it
 is used at once (``reused``), unless a control changed the draws since
-(``Table.sampled_as_now``). Each build draws from a child of the player's sampler, made
-when its job is made, so no draw is shared between threads.
+(``Table.sampled_as_now``). When you strike, the row sent between the ticks is the one
+the tick adopts (:meth:`TableWorker.fired`): the table after that row is built at once,
+ahead of the quiet rows' (given up: you struck), so the tick after a note-on usually finds
+its table built too. Each build draws from a child of the player's sampler, made when its
+job is made, so no draw is shared between threads; a build a tick or a note-on made
+useless is given up within one batched step.
 """
 
 from __future__ import annotations
@@ -52,6 +56,7 @@ class TableWorker:
         self._ahead: list[Table] = []  # next tick's tables, from the current one's quiet rows
         self._closed = False
         self._asked: int | None = None  # the tick of the last table asked for
+        self._cut = 0  # bumped when the build in progress is no longer wanted
         self._thread = threading.Thread(target=self._run, name="livegen-table", daemon=True)
         self._thread.start()
 
@@ -64,6 +69,7 @@ class TableWorker:
         player = self.player
         with self._cond:
             self._serial += 1
+            self._cut += 1
             self._asked = tick
             ahead, self._ahead = self._ahead, []
             self._todo.clear()
@@ -78,6 +84,18 @@ class TableWorker:
             self._todo.append((self._serial, Job.of(player, tick, player.sampler.child()), False))
             self._cond.notify()
             return None
+
+    def fired(self, table: Table, b: int) -> None:
+        """Row ``b`` of the current table was sent (a note-on): its tick will adopt it, so
+        the table after it is built first, and the quiet rows' (now unlikely) are dropped."""
+        job = table.ahead(b, table.job.sampler.child())  # the row is not adopted yet
+        with self._cond:
+            if table is not self.table or self._closed:
+                return
+            self._cut += 1
+            self._todo.clear()
+            self._todo.append((self._serial, job, True))
+            self._cond.notify()
 
     def ready(self, tick: int) -> Table | None:
         """The table for ``tick`` if it is built (None while it is being built)."""
@@ -96,12 +114,14 @@ class TableWorker:
             raise self.error
         return self.ready(tick)
 
-    def close(self) -> None:
+    def close(self, wait: bool = True) -> None:
+        """Stop the thread; ``wait`` for it (not at a model switch: a build in progress
+        would hold the tick up, and its table is dropped anyway)."""
         with self._cond:
             self._closed = True
             self._todo.clear()
             self._cond.notify_all()
-        if self._thread is not threading.current_thread():
+        if wait and self._thread is not threading.current_thread():
             self._thread.join(5.0)
 
     # ---- the worker thread ---------------------------------------------------------------
@@ -116,14 +136,16 @@ class TableWorker:
                     self.error = err
                     self._cond.notify_all()
 
-    def _next(self) -> tuple[int, Job, bool] | None:
+    def _next(self) -> tuple[int, int, Job, bool] | None:
         with self._cond:
             self._cond.wait_for(lambda: self._todo or self._closed)
-            return None if self._closed else self._todo.popleft()
+            return None if self._closed else (self._cut, *self._todo.popleft())
 
-    def _build(self, planner: Planner, serial: int, job: Job, ahead: bool) -> None:
+    def _build(self, planner: Planner, cut: int, serial: int, job: Job, ahead: bool) -> None:
         t0 = time.perf_counter()
-        table = planner.build(job)
+        table = planner.build(job, lambda: self._cut == cut)
+        if table is None:
+            return  # given up: a tick or a note-on made it useless
         # The jobs ahead copy the rows' streams now, before the tick thread can adopt one.
         table.next_jobs = [table.ahead(b, job.sampler.child()) for b in table.quiet_rows()]
         self.builds.add(time.perf_counter() - t0, job.tick)

@@ -160,11 +160,11 @@ class VoiceStep:
                 self.between(msg, n, voice)
 
     def close(self, say: bool = True) -> None:
-        """Stop the worker (the session ends, or the model changed); ``say`` what it did."""
+        """Stop the worker: the session ends (``say`` what it did), or the model changed."""
         worker, self.worker = self.worker, None
         if worker is None:
             return
-        worker.close()
+        worker.close(wait=say)
         if say and (self.answered or self.unanswered):
             wait = max(self.waits, default=0.0) * 1e3
             b = worker.builds
@@ -220,3 +220,5 @@ class VoiceStep:
         self.refired = self.fired is not None
         self.fired = b
         self.answered += 1
+        if self.worker is not None and not self.refired:  # tick n adopts row b: build on it
+            self.worker.fired(table, b)

@@ -158,13 +158,13 @@ def ahead_of(player, row: int, seed: int):
     n = player.ticks
     with torch.inference_mode():
         table = planner.plan(n)
-        b = table.quiet_rows()[row]
+        b = 67 - CODEC.your_part.low if row == "strike" else table.quiet_rows()[row]
         ahead = planner.build(table.ahead(b, Sampler(temperature=1.0, seed=seed)))
     return planner, table, b, ahead
 
 
 @pytest.mark.parametrize("make", [warmed, metric_player])
-@pytest.mark.parametrize("row", [0, -1])  # your note held, your note released
+@pytest.mark.parametrize("row", [0, -1, "strike"])  # your note held, released; 67 struck
 def test_a_table_built_ahead_from_a_row_equals_a_fresh_build_once_the_row_is_adopted(row, make):
     player = make(4)
     planner, table, b, ahead = ahead_of(player, row, seed=11)

@@ -55,6 +55,25 @@ def test_the_table_ahead_is_used_when_its_row_became_the_tick():
         worker.close()
 
 
+def test_the_table_after_a_row_sent_between_ticks_is_built_first_and_used():
+    player = warmed(seed=4)
+    worker = TableWorker(player)
+    try:
+        n = player.ticks
+        worker.plan(n)
+        table = worker.wait(n, WAIT)
+        b = 69 - HARMONY.your_part.low  # you struck 69: its harmony went out from row b
+        worker.fired(table, b)
+        with worker._cond:
+            worker._cond.wait_for(lambda: worker._ahead, WAIT)
+        with torch.inference_mode():
+            table.adopt(b, table.rows[b].yours)  # tick n, as the engine adopts a fired row
+        ahead = worker.plan(n + 1)
+        assert ahead is not None and ahead.base is table.rows[b].stream and worker.reused == 1
+    finally:
+        worker.close()
+
+
 def test_a_table_ahead_is_not_used_after_a_control_changed_the_draws():
     player = warmed(seed=4)
     worker = TableWorker(player)
@@ -75,7 +94,7 @@ def test_a_table_ahead_is_not_used_after_a_control_changed_the_draws():
 
 
 def test_a_build_that_fails_is_raised_on_the_tick_thread(monkeypatch):
-    def failing(planner, job):
+    def failing(planner, job, *going):
         raise RuntimeError("boom")
 
     monkeypatch.setattr(Planner, "build", failing)
@@ -117,9 +136,9 @@ def gated(monkeypatch):
     gate = threading.Event()
     real = Planner.build
 
-    def build(planner, job):
+    def build(planner, job, *going):
         assert gate.wait(WAIT)
-        return real(planner, job)
+        return real(planner, job, *going)
 
     monkeypatch.setattr(Planner, "build", build)
     return gate

@@ -297,11 +297,11 @@ def test_an_exception_in_the_table_ends_the_session_with_every_note_off(monkeypa
     calls = {"n": 0}
     real = Planner.build
 
-    def failing(planner, job):
+    def failing(planner, job, *going):
         calls["n"] += 1
         if calls["n"] == 40:
             raise RuntimeError("boom")
-        return real(planner, job)
+        return real(planner, job, *going)
 
     monkeypatch.setattr(Planner, "build", failing)
     engine, ports = make(seed=2, bpm=300)
