@@ -138,6 +138,7 @@ def main() -> None:
     args = ap.parse_args()
     name = "harmonize_latency_panel.json" if args.panel else "harmonize_latency.json"
     args.out = args.out or ROOT / "bench" / "results" / name
+    load_start = os.getloadavg()[0]  # the machine is shared: the figures say how busy
     server = start_dummy_jack()
     tmp = Path(tempfile.mkdtemp(prefix="livegen-bench-"))
     ckpt = resolve(args.checkpoint) if args.checkpoint else built_model(tmp / "built_harmony.pt")
@@ -189,6 +190,8 @@ def main() -> None:
         "input_lost": lost,
         "panel": args.panel,
         "model": "built fixture" if not args.checkpoint else str(args.checkpoint),
+        "load_1min_start": round(load_start, 2),
+        "load_1min_end": round(os.getloadavg()[0], 2),
     }
     p, h = results["passthrough"], results["harmony"]
     if p.get("n") and h.get("n"):

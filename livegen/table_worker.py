@@ -97,6 +97,16 @@ class TableWorker:
             self._todo.append((self._serial, job, True))
             self._cond.notify()
 
+    def taken(self) -> None:
+        """The tick came (its step used the table, or stepped without it): the table is
+        spent, and a build for it still going is dropped; the builds ahead go on."""
+        with self._cond:
+            if self.table is None and self._asked is not None:
+                self._serial += 1
+                self._cut += 1
+                self._todo.clear()
+            self.table, self._asked = None, None
+
     def ready(self, tick: int) -> Table | None:
         """The table for ``tick`` if it is built (None while it is being built)."""
         table = self.table

@@ -76,6 +76,8 @@ class VoiceStep:
         player = voice.player
         table, fired, sent, refired = self._current(n), self.fired, self.sent, self.refired
         self.table, self.fired, self.sent, self.top = None, None, EMPTY_TICK, -1
+        if self.worker is not None:
+            self.worker.taken()  # no later pass between ticks may take it for another tick
         self.unanswered += len(self.waiting)  # heard at this tick, answered by its step
         self.waiting = []
         self.refired = False

@@ -200,3 +200,16 @@ def test_in_the_engine_a_note_on_whose_table_comes_after_its_tick_is_answered_by
     engine.shutdown()
     assert sounding(ports.sent) == set()
     assert not worker._thread.is_alive()
+
+
+def test_a_table_built_after_its_tick_is_dropped_even_if_the_count_comes_back(monkeypatch):
+    """Tick 5 stepped without its table (in place, on the stream the table was planned
+    from): when that build ends, a song position jump back to 5 must not find it."""
+    engine, ports, gate, worker = strike_with_no_table_ahead(monkeypatch)
+    tick(engine, ports)  # tick 5: no table yet, stepped
+    gate.set()
+    assert worker.wait(5, 2.0) is None  # the build finished, and was dropped
+    engine.n = 5  # as a jump back would
+    assert not note_ons(between(engine, ports, [off(74), on(76)]))
+    engine.shutdown()
+    assert sounding(ports.sent) == set()
