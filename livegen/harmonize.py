@@ -158,6 +158,19 @@ class Job:
     sampler: Sampler  # the draws: the player's own on its thread, else a child of it
     key: np.ndarray | None  # the key lock's mask over the vocabulary
 
+    def fits(self, player: PartsPlayer, tick: int) -> bool:
+        """Whether this job plans ``tick`` from what ``player`` is now (its stream, by
+        identity, its releases, its key lock and draws' settings), as Table.valid_for."""
+        now = player.sampler
+        return (
+            player is self.player
+            and tick == self.tick
+            and player.stream is self.base
+            and player.pending_releases == self.pending
+            and player.key_mask is self.key
+            and (now.temperature, now.top_p) == (self.sampler.temperature, self.sampler.top_p)
+        )
+
     @classmethod
     def of(cls, player: PartsPlayer, tick: int, sampler: Sampler | None = None) -> Job:
         """The job of ``tick``'s table from the player as it stands (after tick - 1)."""

@@ -57,33 +57,48 @@ class TableWorker:
         self._closed = False
         self._asked: int | None = None  # the tick of the last table asked for
         self._cut = 0  # bumped when the build in progress is no longer wanted
+        self._running: Job | None = None  # the job being built
+        self._promoted: Job | None = None  # that job, asked for as the next tick's table
         self._thread = threading.Thread(target=self._run, name="livegen-table", daemon=True)
         self._thread.start()
 
     # ---- the tick thread -----------------------------------------------------------------
     def plan(self, tick: int) -> Table | None:
-        """After tick - 1: the table for ``tick``, if one built ahead holds; else it is
-        built now, off this thread, and :meth:`ready` has it once done."""
+        """After tick - 1: the table for ``tick``, if one built ahead holds (or is being
+        built); else it is built now, off this thread, and :meth:`ready` has it once done."""
         if self.error is not None:
             raise self.error
         player = self.player
         with self._cond:
             self._serial += 1
-            self._cut += 1
             self._asked = tick
             ahead, self._ahead = self._ahead, []
-            self._todo.clear()
             for table in ahead:
                 if table.valid_for(player, tick) and table.sampled_as_now():
                     self.table = table
                     self.reused += 1
-                    self._todo.extend((self._serial, job, True) for job in table.next_jobs)
-                    self._cond.notify()
+                    self._restart([(job, True) for job in table.next_jobs])
                     return table
             self.table = None
-            self._todo.append((self._serial, Job.of(player, tick, player.sampler.child()), False))
-            self._cond.notify()
+            running = self._running
+            if running is not None and running.fits(player, tick):
+                # The build going on is for the very row tick - 1 adopted: it is this
+                # tick's table once done (the quiet rows' waiting after it are dropped).
+                self._promoted = running
+                self._todo.clear()
+                return None
+            queued = [job for _, job, _ in self._todo if job.fits(player, tick)]
+            job = queued[0] if queued else Job.of(player, tick, player.sampler.child())
+            self._restart([(job, False)])
             return None
+
+    def _restart(self, jobs: list[tuple[Job, bool]]) -> None:
+        """Drop the build going on and the queue; ``jobs`` next (holding the lock)."""
+        self._cut += 1
+        self._promoted = None
+        self._todo.clear()
+        self._todo.extend((self._serial, job, ahead) for job, ahead in jobs)
+        self._cond.notify()
 
     def fired(self, table: Table, b: int) -> None:
         """Row ``b`` of the current table was sent (a note-on): its tick will adopt it, so
@@ -92,10 +107,7 @@ class TableWorker:
         with self._cond:
             if table is not self.table or self._closed:
                 return
-            self._cut += 1
-            self._todo.clear()
-            self._todo.append((self._serial, job, True))
-            self._cond.notify()
+            self._restart([(job, True)])
 
     def taken(self) -> None:
         """The tick came (its step used the table, or stepped without it): the table is
@@ -103,8 +115,7 @@ class TableWorker:
         with self._cond:
             if self.table is None and self._asked is not None:
                 self._serial += 1
-                self._cut += 1
-                self._todo.clear()
+                self._restart([])
             self.table, self._asked = None, None
 
     def ready(self, tick: int) -> Table | None:
@@ -148,8 +159,14 @@ class TableWorker:
 
     def _next(self) -> tuple[int, int, Job, bool] | None:
         with self._cond:
+            self._running = None
             self._cond.wait_for(lambda: self._todo or self._closed)
-            return None if self._closed else (self._cut, *self._todo.popleft())
+            if self._closed:
+                return None
+            serial, job, ahead = self._todo.popleft()
+            self._running = job
+            self._cond.notify_all()  # for whoever waits on what is being built (tests)
+            return self._cut, serial, job, ahead
 
     def _build(self, planner: Planner, cut: int, serial: int, job: Job, ahead: bool) -> None:
         t0 = time.perf_counter()
@@ -160,12 +177,17 @@ class TableWorker:
         table.next_jobs = [table.ahead(b, job.sampler.child()) for b in table.quiet_rows()]
         self.builds.add(time.perf_counter() - t0, job.tick)
         with self._cond:
-            if serial != self._serial or self._closed:
+            promoted = job is self._promoted
+            if promoted:  # built ahead, asked for while it was being built
+                self._promoted = None
+                self.reused += 1
+            elif serial != self._serial or self._closed:
                 return  # a tick came and planned afresh: this one is stale
-            if ahead:
+            elif ahead:
                 self._ahead.append(table)
             else:
-                self.table = table
                 self.built += 1
-                self._todo.extend((serial, j, True) for j in table.next_jobs)
+            if promoted or not ahead:
+                self.table = table
+                self._todo.extend((self._serial, j, True) for j in table.next_jobs)
             self._cond.notify_all()

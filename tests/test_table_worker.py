@@ -47,7 +47,7 @@ def test_the_table_ahead_is_used_when_its_row_became_the_tick():
         with torch.inference_mode():
             table.adopt(b, table.rows[b].yours)
         with worker._cond:  # both tables ahead built
-            worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
         ahead = worker.plan(n + 1)
         assert ahead is not None and worker.reused == 1 and ahead.base is table.rows[b].stream
         assert worker.ready(n + 1) is ahead
@@ -65,12 +65,42 @@ def test_the_table_after_a_row_sent_between_ticks_is_built_first_and_used():
         b = 69 - HARMONY.your_part.low  # you struck 69: its harmony went out from row b
         worker.fired(table, b)
         with worker._cond:
-            worker._cond.wait_for(lambda: worker._ahead, WAIT)
+            assert worker._cond.wait_for(lambda: worker._ahead, WAIT)
         with torch.inference_mode():
             table.adopt(b, table.rows[b].yours)  # tick n, as the engine adopts a fired row
         ahead = worker.plan(n + 1)
         assert ahead is not None and ahead.base is table.rows[b].stream and worker.reused == 1
     finally:
+        worker.close()
+
+
+def test_a_table_ahead_still_being_built_when_its_tick_asks_is_that_ticks_table(monkeypatch):
+    gate = gated(monkeypatch)
+    gate.set()
+    player = warmed(seed=4)
+    worker = TableWorker(player)
+    try:
+        n = player.ticks
+        worker.plan(n)
+        table = worker.wait(n, WAIT)
+        with worker._cond:  # the quiet rows' tables built: the worker is idle
+            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+        gate.clear()
+        b = 69 - HARMONY.your_part.low
+        worker.fired(table, b)  # its build starts, and waits for the gate
+        row = table.rows[b]
+        with torch.inference_mode():
+            table.adopt(b, row.yours)
+        with worker._cond:
+            running = lambda: worker._running is not None and worker._running.base is row.stream  # noqa: E731
+            assert worker._cond.wait_for(running, WAIT)
+        assert worker.plan(n + 1) is None and worker.building(n + 1)  # not restarted: kept
+        gate.set()
+        built = worker.wait(n + 1, WAIT)
+        assert built is not None and built.base is table.rows[b].stream
+        assert worker.reused == 1 and worker.built == 1
+    finally:
+        gate.set()
         worker.close()
 
 
@@ -85,7 +115,7 @@ def test_a_table_ahead_is_not_used_after_a_control_changed_the_draws():
         with torch.inference_mode():
             table.adopt(b, table.rows[b].yours)
         with worker._cond:
-            worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
         player.sampler.temperature = 0.4
         assert worker.plan(n + 1) is None and worker.reused == 0  # built afresh instead
         assert worker.wait(n + 1, WAIT).job.sampler.temperature == 0.4
