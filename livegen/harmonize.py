@@ -18,8 +18,10 @@ chord's highest note is the melody. Notes outside your part's range fold by octa
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from dataclasses import dataclass
+from types import SimpleNamespace
 
 import numpy as np
 import torch
@@ -31,6 +33,7 @@ from livegen.notes import DEFAULT_VELOCITY, EMPTY_TICK, Tick
 from livegen.parts_player import PartsPlayer
 from livegen.sampling import Sampler
 from livegen.steppers.batch import BatchStep
+from livegen.voice_guards import VoiceGuards, table_guard
 
 
 @dataclass(frozen=True, slots=True)
@@ -65,6 +68,7 @@ class Table:
         now, then = self.player.sampler, self.job.sampler
         return (
             self.player.key_mask is self.job.key
+            and getattr(self.player, "guards", None) is self.job.guards_of
             and now.temperature == then.temperature
             and now.top_p == then.top_p
         )
@@ -86,8 +90,11 @@ class Table:
         h, c = self._h[:, b : b + 1].clone(), self._c[:, b : b + 1].clone()  # (L, 1, H) x2
         pos = self.player.position(self.tick + 1)
         job = self.job
+        guards = guards_memory(job.guards)
+        if guards is not None:  # as the player's will have heard this tick, once adopted
+            guards.heard(self.tick, row.stream)
         return Job(job.player, self.tick + 1, row.stream, row.stream.copy(), (), h, c, pos,
-                   sampler, job.key)  # fmt: skip
+                   sampler, job.key, job.guards_of, guards)  # fmt: skip
 
     def valid_for(self, player, tick: int) -> bool:
         """Whether the table still describes ``player`` at ``tick`` (nothing ended, reset,
@@ -157,6 +164,8 @@ class Job:
     pos: int  # the tick's bar position (a metric model)
     sampler: Sampler  # the draws: the player's own on its thread, else a child of it
     key: np.ndarray | None  # the key lock's mask over the vocabulary
+    guards_of: VoiceGuards | None = None  # the player's sampling guards (by identity)
+    guards: VoiceGuards | None = None  # a copy of their memory after the tick before
 
     def fits(self, player: PartsPlayer, tick: int) -> bool:
         """Whether this job plans ``tick`` from what ``player`` is now (its stream, by
@@ -168,6 +177,7 @@ class Job:
             and player.stream is self.base
             and player.pending_releases == self.pending
             and player.key_mask is self.key
+            and getattr(player, "guards", None) is self.guards_of
             and (now.temperature, now.top_p) == (self.sampler.temperature, self.sampler.top_p)
         )
 
@@ -175,9 +185,21 @@ class Job:
     def of(cls, player: PartsPlayer, tick: int, sampler: Sampler | None = None) -> Job:
         """The job of ``tick``'s table from the player as it stands (after tick - 1)."""
         h, c = (t.detach().to("cpu", torch.float32).clone() for t in player.state)
-        stream = player.stream
+        stream, guards = player.stream, getattr(player, "guards", None)
         return cls(player, tick, stream, stream.copy(), player.pending_releases, h, c,
-                   player.position(tick), sampler or player.sampler, player.key_mask)  # fmt: skip
+                   player.position(tick), sampler or player.sampler, player.key_mask,
+                   guards, guards_memory(guards))  # fmt: skip
+
+
+def guards_memory(guards: VoiceGuards | None) -> VoiceGuards | None:
+    """A copy of the guards with their own memory of the session (what ``heard`` changes),
+    the rest shared: a build on another thread reads it while the tick thread goes on."""
+    if guards is None:
+        return None
+    new = copy.copy(guards)
+    new.histogram = guards.histogram.copy()  # heard adds to it in place
+    new.last_yours = set(guards.last_yours)
+    return new
 
 
 class Planner:
@@ -229,12 +251,16 @@ class Planner:
         for a in answers:
             a.begin()
         live = list(range(B))
+        # The sampling guards as step_parts has them, from the job's copy of their memory.
+        guard = table_guard(SimpleNamespace(guards=job.guards), job.tick, answers)
         for _ in range(job.player.codec.my_part.max_notes + 2):
             if not live:
                 break
             masks = np.stack([answers[b].mask() for b in live])  # (b, V)
             if key is not None:
                 masks &= key
+            if guard is not None:
+                masks = guard(live, masks)
             drawn = sampler.sample_rows(logits[live], masks)
             rows, tokens, still = [], [], []
             for b, token in zip(live, drawn.tolist(), strict=True):

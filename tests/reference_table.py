@@ -17,6 +17,7 @@ from livegen.harmonize import Job, Row, Table, candidates
 from livegen.model import State
 from livegen.notes import EMPTY_TICK
 from livegen.parts_player import PartsPlayer
+from livegen.voice_guards import table_guard
 
 
 def reference_plan(player: PartsPlayer, tick: int) -> Table:
@@ -62,12 +63,15 @@ def reference_plan(player: PartsPlayer, tick: int) -> Table:
     for a in answers:
         a.begin()
     live = list(range(B))
+    guard = table_guard(player, tick, answers)  # the sampling guards, as main's build had them
     for _ in range(player.codec.my_part.max_notes + 2):
         if not live:
             break
         masks = np.stack([answers[b].mask() for b in live])  # (b, V)
         if key is not None:
             masks = masks & key
+        if guard is not None:
+            masks = guard(live, masks)
         drawn = sampler.sample_rows(logits[live], masks)
         rows, tokens, still = [], [], []
         for b, token in zip(live, drawn.tolist(), strict=True):
