@@ -22,6 +22,7 @@ from torch import Tensor
 
 from livegen.model import LSTMModel, State
 from livegen.steppers.base import check_pos, split_metric
+from livegen.style import split_style
 
 
 class BatchStep:
@@ -52,7 +53,10 @@ class BatchStep:
             b = p[f"lstm.bias_ih_l{layer}"] + p[f"lstm.bias_hh_l{layer}"]  # (4H,)
             return (b[perm] * scale).to(torch.float32)
 
-        w_ih0, pos_table = split_metric(model, p["lstm.weight_ih_l0"])
+        w_ih0, style_cols = split_style(model, p["lstm.weight_ih_l0"])
+        if style_cols is not None:  # no parts model has styles yet (livegen/style.py)
+            raise ValueError("BatchStep has no style input: a style model has no table rows")
+        w_ih0, pos_table = split_metric(model, w_ih0)
         self._pos_table = None if pos_table is None else gates_t(pos_table.T)  # (P, 4H)
         table = p["embed.weight"] @ w_ih0.T + p["lstm.bias_ih_l0"] + p["lstm.bias_hh_l0"]
         self._table = gates_t(table.T)  # (V, 4H): layer 0's input, biases in
