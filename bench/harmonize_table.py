@@ -16,7 +16,7 @@ This times, in one run on one CPU thread, side by side:
 Writes bench/results/harmonize_table.json with the 1-minute load average at the start and
 the end (the machine is shared). About a minute.
 
-    .venv/bin/python bench/harmonize_table.py [--model chorale_harmony] [--ticks 600]
+    .venv/bin/python bench/harmonize_table.py [--model chorale_harmony] [--guards on|off]
 """
 
 from __future__ import annotations
@@ -141,6 +141,7 @@ def main() -> None:
     ap.add_argument("--model", default="chorale_harmony", help="a parts model: name or path")
     ap.add_argument("--ticks", type=int, default=600)
     ap.add_argument("--steps", type=int, default=1000, help="token steps timed per way")
+    ap.add_argument("--guards", choices=("on", "off"), default="on", help="sampling guards")
     out = ROOT / "bench" / "results" / "harmonize_table.json"
     ap.add_argument("--out", type=Path, default=out)
     args = ap.parse_args()
@@ -148,6 +149,8 @@ def main() -> None:
     load_start = os.getloadavg()[0]
     loaded = load(resolve(args.model))
     player = PartsPlayer(loaded.model.eval(), loaded.codec, Sampler(temperature=1.0, seed=1))
+    if args.guards == "off":
+        player.set_guards(None)
     with torch.inference_mode():
         planner = Planner(player)
         table = tables(player, planner, args.ticks)
@@ -155,6 +158,7 @@ def main() -> None:
     result = {
         "model": loaded.path.stem,
         "shape": f"{loaded.model.cfg.n_layer} x {loaded.model.cfg.n_hidden}",
+        "guards": args.guards,
         "load_1min_start": round(load_start, 2),
         "load_1min_end": round(os.getloadavg()[0], 2),
         "token_step_B_rows": steps,
