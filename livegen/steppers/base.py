@@ -72,3 +72,16 @@ def check_pos(pos: int, n_positions: int) -> int:
     if not 0 <= p < n_positions:
         raise IndexError(f"position {p} outside 0..{n_positions - 1}")
     return p
+
+
+def tanh_gate_order(hidden: int) -> tuple[Tensor, Tensor]:
+    """Row order i, f, o, g from PyTorch's i, f, g, o, and the scale that pre-halves the
+    i, f, o rows: sigmoid(x) = (1 + tanh(x / 2)) / 2, so the fused steps take one tanh
+    over all four gates. Returns ``(perm, scale)``, both (4H,), scale in float64."""
+    H = hidden
+    perm = torch.cat(
+        [torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]
+    )
+    scale = torch.ones(4 * H, dtype=torch.float64)
+    scale[: 3 * H] = 0.5
+    return perm, scale

@@ -21,7 +21,7 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import check_pos, split_metric
+from livegen.steppers.base import check_pos, split_metric, tanh_gate_order
 from livegen.style import split_style
 
 
@@ -38,12 +38,7 @@ class BatchStep:
         self.n_layer, self.n_hidden, self.vocab_size, self.rows = L, H, V, rows
         with torch.no_grad():
             p = {k: v.detach().to("cpu", torch.float64) for k, v in model.state_dict().items()}
-        # Row order i, f, o, g from PyTorch's i, f, g, o; i, f, o pre-halved for the tanh form.
-        perm = torch.cat(
-            [torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]
-        )
-        scale = torch.ones(4 * H, dtype=torch.float64)
-        scale[: 3 * H] = 0.5
+        perm, scale = tanh_gate_order(H)  # i, f, o, g; i, f, o pre-halved for the tanh form
 
         def gates_t(w: Tensor) -> Tensor:
             """(4H, In) weights -> (In, 4H) reordered, for x (B, In) @ it."""

@@ -13,7 +13,13 @@ import torch
 from torch import Tensor
 
 from livegen.model import LSTMModel, State
-from livegen.steppers.base import StepInput, check_pos, frame_keys, split_metric
+from livegen.steppers.base import (
+    StepInput,
+    check_pos,
+    frame_keys,
+    split_metric,
+    tanh_gate_order,
+)
 from livegen.style import as_weights, default_weights, split_style
 
 
@@ -43,12 +49,7 @@ class FusedStep:
         self.frame_input = cfg.frame_input
         with torch.no_grad():
             p = {k: v.detach().to("cpu", torch.float64) for k, v in model.state_dict().items()}
-        # Row order i, f, o, g from PyTorch's i, f, g, o; i, f, o pre-halved for the tanh form.
-        perm = torch.cat(
-            [torch.arange(0, 2 * H), torch.arange(3 * H, 4 * H), torch.arange(2 * H, 3 * H)]
-        )
-        scale = torch.ones(4 * H, dtype=torch.float64)
-        scale[: 3 * H] = 0.5
+        perm, scale = tanh_gate_order(H)  # i, f, o, g; i, f, o pre-halved for the tanh form
 
         def gates_rows(w: Tensor) -> np.ndarray:
             w = w[perm] * (scale if w.dim() == 1 else scale[:, None])  # (4H, ...)
