@@ -128,6 +128,27 @@ def stop(proc: subprocess.Popen, panel: bool, tmp: Path) -> tuple[int | None, st
     return got["open"], (got.get("said") or [None])[-1]
 
 
+def held_under(got: dict, t_sent: float, pitch: int, settle: float = 0.02) -> bool:
+    """Whether livegen's part was sounding under the note struck at ``t_sent``: a note of
+    livegen's on at ``t_sent + settle`` (the echo has arrived by then) that is neither the
+    note's own echo nor the echo of a melody note the peer still held just before."""
+    at = t_sent + settle
+    melody = set()
+    for t, m in got["sent"]:
+        if t >= t_sent:
+            break
+        if m[0] & 0xF0 == 0x90 and m[2] > 0:
+            melody.add(m[1])
+        elif m[0] & 0xF0 in (0x80, 0x90) and t < t_sent - settle:
+            melody.discard(m[1])  # released long enough ago for its echo's off to be back
+    sounding: set[int] = set()
+    for t, kind, p, _ in note_events(got["received"]):
+        if t > at:
+            break
+        (sounding.add if kind == "on" else sounding.discard)(p)
+    return bool(sounding - melody - {pitch})
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--notes", type=int, default=400)
@@ -169,7 +190,7 @@ def main() -> None:
     got = json.loads(report.read_text())
     ons = [(t, p) for t, kind, p, _ in note_events(got["received"]) if kind == "on"]
     struck = [(t, m[1]) for t, m in got["sent"] if m[0] == 0x90 and m[2] > 0]
-    thru, harmony, missed, lost = [], [], 0, 0
+    thru, harmony, missed, lost, held = [], [], 0, 0, 0
     for t_sent, pitch in struck:
         echo = [t - t_sent for t, p in ons if t_sent <= t <= t_sent + TICK and p == pitch]
         other = [t - t_sent for t, p in ons if t_sent <= t <= t_sent + TICK and p != pitch]
@@ -181,12 +202,18 @@ def main() -> None:
             harmony.append(min(other))
         else:
             missed += 1
+            if held_under(got, t_sent, pitch):
+                held += 1
     results = {
         "notes": len(struck),
         "tick_ms": TICK * 1000,
         "passthrough": stats(np.array(thru) * 1000),
         "harmony": stats(np.array(harmony) * 1000),
         "missed": missed,
+        # of those, livegen's part was sounding (a chord held on) under the note: harmony
+        # with it, not silence; the rest had nothing of livegen's sounding at all
+        "missed_but_held_sounding": held,
+        "missed_silent": missed - held,
         "input_lost": lost,
         "panel": args.panel,
         "model": "built fixture" if not args.checkpoint else str(args.checkpoint),
@@ -198,7 +225,10 @@ def main() -> None:
         results["harmony_p99_minus_passthrough_p99_ms"] = round(h["p99_ms"] - p["p99_ms"], 3)
     for key in ("passthrough", "harmony"):
         print(f"{key:12s} " + "  ".join(f"{k} {v}" for k, v in results[key].items()))
-    print(f"missed {missed} of {len(struck)}; {lost} never reached livegen (no thru either)")
+    print(
+        f"missed {missed} of {len(struck)} ({held} with livegen's chord held on and sounding "
+        f"under the note, {missed - held} silent); {lost} never reached livegen (no thru either)"
+    )
     results["livegen_said"] = said  # its tables' answers, waits and builds, as it closed
     print(f"livegen: {said}")
     if args.panel:
