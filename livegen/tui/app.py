@@ -324,7 +324,7 @@ class LivegenApp(App[int]):
 
     def action_style(self, which: str) -> None:
         """The next of the model's styles for style A (``style``) or B (``style_b``)."""
-        styles = self.snap.styles
+        styles = self.read_snapshot().styles
         if not self._has_styles():
             return
         index = (self._current(which) + 1) % len(styles)
@@ -337,9 +337,12 @@ class LivegenApp(App[int]):
             self._set(Control.STYLE_MIX, mix)
 
     def _has_styles(self) -> bool:
-        if not self.snap.styles:  # unavailable: the engine would refuse it too
-            self.say(f"style: {self.snap.model} has no style input (style_poly has)", warning=True)
-        return bool(self.snap.styles)
+        # The latest snapshot, not the one last drawn: a key pressed before the panel drew the
+        # switched-in style model said "no style input" and sent nothing.
+        snap = self.read_snapshot()
+        if not snap.styles:  # unavailable: the engine would refuse it too
+            self.say(f"style: {snap.model} has no style input (style_poly has)", warning=True)
+        return bool(snap.styles)
 
     def action_passthrough(self) -> None:
         on = not self._current("passthrough")

@@ -336,6 +336,23 @@ def test_style_keys_step_the_style_and_mix_with_a_style_model(panel):
     run(scenario())
 
 
+def test_a_style_key_acts_on_the_latest_snapshot_not_the_one_last_drawn(panel):
+    app = panel()
+
+    async def scenario():
+        async with app.run_test(size=SIZE) as pilot:
+            engine = app.engine
+            drawn = app.snap  # before the style model: no styles
+            app.refresh_panel = lambda force=False: None  # the panel has not drawn since
+            engine._publish(styles=STYLES)
+            app.snap = drawn
+            await pilot.press("s")
+            await ticks(pilot, engine)
+            assert engine.snapshot().style == 1, app.notices
+
+    run(scenario())
+
+
 def test_style_keys_are_unavailable_with_a_model_without_styles(panel):
     app = panel()
 
