@@ -84,7 +84,9 @@ def one_session(peer, tmp_path):
     async def wait(pilot, predicate, what: str, timeout: float = 20.0):
         deadline = time.monotonic() + timeout
         while not predicate(engine.snapshot()):
-            assert time.monotonic() < deadline, f"timed out waiting for {what}"
+            # What the panel said last (a refusal, a warning) tells a lost key from a slow one.
+            said = list(app.notices)[-3:]
+            assert time.monotonic() < deadline, f"timed out waiting for {what}; panel: {said}"
             await pilot.pause(0.02)
         return engine.snapshot()
 
