@@ -267,8 +267,10 @@ def apply_override(cls: type, tree: dict[str, Any], arg: str) -> None:
             node = node[part]
             node_cls = _optional_section(tp)
             continue
-        if tp is dict or typing.get_origin(tp) is dict:
-            target = node.setdefault(part, {})
+        if _is_mapping(tp):  # codec.params, data.styles: a key below is a new entry
+            if node.get(part) is None:  # absent, or `styles: null` in the file
+                node[part] = {}
+            target = node[part]
             for sub in parts[depth + 1 : -1]:
                 target = target.setdefault(sub, {})
                 if not isinstance(target, dict):
@@ -276,6 +278,13 @@ def apply_override(cls: type, tree: dict[str, Any], arg: str) -> None:
             target[parts[-1]] = parse_yaml(raw, where)  # the codec checks its own params
             return
         raise ConfigError(f"{where}: {path} is a {_type_name(tp)}, not a mapping of keys")
+
+
+def _is_mapping(tp: Any) -> bool:
+    """Whether ``tp`` is a dict, or a dict or None (``data.styles``)."""
+    if typing.get_origin(tp) in (typing.Union, types.UnionType):
+        return any(_is_mapping(a) for a in typing.get_args(tp) if a is not type(None))
+    return tp is dict or typing.get_origin(tp) is dict
 
 
 def _optional_section(tp: Any) -> Any:

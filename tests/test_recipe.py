@@ -173,3 +173,16 @@ def test_from_dict_generic():
     with pytest.raises(ConfigError) as e:
         from_dict(DataConfig, {"limt": 3}, "live.yaml", "data.")
     assert "live.yaml" in str(e.value) and "data.limt" in str(e.value)
+
+
+def test_a_style_is_added_or_repointed_from_the_command_line(tmp_path):
+    # configs/style_poly.yaml's piano source is only where this project keeps the file: a
+    # user points it at their copy with --data.styles.piano=PATH (a `dict | None` field).
+    path = write(tmp_path, "data:\n  styles: {folk: essen-erk, piano: here.json}\n")
+    cfg = load_config(path, ["--data.styles.piano=/my/piano_midi.json"])
+    assert cfg.data.styles == {"folk": "essen-erk", "piano": "/my/piano_midi.json"}
+    assert load_config(None, ["--data.styles.folk=essen-erk"]).data.styles == {
+        "folk": "essen-erk"
+    }  # from `styles: null`, the default
+    with pytest.raises(ConfigError, match="data.styles"):
+        load_config(path, ["--data.styles.piano=3"])  # a source is a path or a name
