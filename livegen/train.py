@@ -3,13 +3,16 @@
 ``python train.py --config configs/<recipe>.yaml [--key=value ...]`` lands in :func:`main`.
 One model class and one codec object serve training and live play alike, so what is
 learnt here is what the Player steps. Runs under ``torchrun`` use DistributedDataParallel.
+
+This module is the epoch loop only; its parts live beside it: one step's loss and learning
+rate in :mod:`livegen.train_step`, the validation and test scores in
+:mod:`livegen.evaluation`, what the run writes next to its checkpoint in
+:mod:`livegen.run_record`, and torchrun's ranks in :mod:`livegen.distributed`.
 """
 
 from __future__ import annotations
 
-import json
 import math
-import os
 import sys
 import time
 from dataclasses import replace
@@ -17,161 +20,37 @@ from pathlib import Path
 
 import numpy as np
 import torch
-import torch.nn.functional as F
 
-from livegen import checkpoint
-from livegen.batches import IGNORE, iterate_chunks, plan_streams
+from livegen import checkpoint, distributed, run_record
+from livegen.batches import iterate_chunks, plan_streams
 from livegen.codecs import make_codec
 from livegen.config import TrainConfig, load_config
 from livegen.data import DataError, Split, load_pieces
 from livegen.data.parts import parts_loader
 from livegen.data.styles import style_loader
-from livegen.device import DeviceError, resolve_device
+from livegen.device import DeviceError
 from livegen.encoded import Encoded
-from livegen.model import LSTMModel, ModelConfig, State
+from livegen.evaluation import evaluate
+from livegen.model import LSTMModel, ModelConfig
 from livegen.recipe import ConfigError, to_dict
+from livegen.run_record import plot_losses
 from livegen.threads import limit_threads
+from livegen.train_step import chunk_loss, init_head_bias, lr_at
 
-
-def init_head_bias(model: LSTMModel, sequences: list[np.ndarray]) -> None:
-    """Start the head at the training data's marginals instead of at uniform.
-
-    For the sigmoid head this is each key's log-odds of sounding: an untrained piano
-    roll then costs ~11 nats per frame instead of 88 * ln 2 = 61, and training spends
-    its steps on music rather than on learning that most keys are silent.
-    """
-    bias = model.head.bias
-    if model.cfg.frame_input:
-        frames = np.concatenate([s for s in sequences if len(s)])  # (N, K)
-        p = np.clip(frames.mean(0), 1e-4, 1 - 1e-4)
-        values = np.log(p / (1 - p))
-    else:
-        counts = np.bincount(np.concatenate(sequences), minlength=bias.numel())
-        values = np.log((counts + 1) / (counts.sum() + bias.numel()))
-    with torch.no_grad():
-        bias.copy_(torch.as_tensor(values, dtype=bias.dtype))
-
-
-# ---- evaluation ----------------------------------------------------------------------
-@torch.no_grad()
-def evaluate(
-    model: LSTMModel,
-    sequences: list[np.ndarray],
-    device,
-    batch_size: int = 32,
-    positions: list[np.ndarray] | None = None,
-    styles: list[np.ndarray] | None = None,
-) -> dict:
-    """NLL per token (per frame, summed over keys, for pianoroll) and accuracy.
-
-    Each piece is read from zero state; predictions are for steps 2..T from the steps
-    before (the BL2012 protocol); all steps are pooled. ``styles`` is each piece's (S,)
-    style input (a style model needs it).
-    """
-    model.eval()
-    frames = model.cfg.frame_input
-    nll = 0.0
-    count = 0
-    correct = tp = fp = fn = 0.0
-    if positions is None and model.cfg.metric:
-        raise ValueError("a metric model is evaluated with the positions of its tokens")
-    if positions is None:  # a model without metric input ignores them
-        positions = [np.zeros(len(s), dtype=np.int64) for s in sequences]
-    n_styles = len(model.cfg.styles)
-    if styles is None and n_styles:
-        raise ValueError("a style model is evaluated with the style of each piece")
-    if styles is None:
-        styles = [np.zeros(0, np.float32) for _ in sequences]
-    pairs = sorted(
-        ((s, p, w) for s, p, w in zip(sequences, positions, styles, strict=True) if len(s) > 1),
-        key=lambda sp: len(sp[0]),
-    )
-    for start in range(0, len(pairs), batch_size):
-        group = [s for s, _, _ in pairs[start : start + batch_size]]
-        group_pos = [p for _, p, _ in pairs[start : start + batch_size]]
-        group_style = torch.as_tensor(
-            np.stack([w for _, _, w in pairs[start : start + batch_size]])
-        )
-        t_max = max(len(s) for s in group) - 1
-        b = len(group)
-        if frames:
-            width = group[0].shape[1]
-            x = torch.zeros(b, t_max, width)
-            y = torch.zeros(b, t_max, width)
-        else:
-            x = torch.zeros(b, t_max, dtype=torch.long)
-            y = torch.full((b, t_max), IGNORE, dtype=torch.long)
-        valid = torch.zeros(b, t_max, dtype=torch.bool)
-        pos = torch.zeros(b, t_max, dtype=torch.long)
-        for j, s in enumerate(group):
-            n = len(s) - 1
-            x[j, :n] = torch.as_tensor(s[:-1])
-            pos[j, :n] = torch.as_tensor(group_pos[j][:-1])
-            y[j, :n] = torch.as_tensor(s[1:])
-            valid[j, :n] = True
-        x, y, valid = x.to(device), y.to(device), valid.to(device)
-        style = group_style.to(device) if n_styles else None  # (B, S)
-        logits, _ = model(x, pos=pos.to(device), style=style)  # (B, T, V)
-        logits = logits.float()
-        if frames:
-            bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)
-            nll += bce[valid].sum().item()
-            pred = (logits > 0)[valid]
-            truth = y[valid] > 0.5
-            tp += (pred & truth).sum().item()
-            fp += (pred & ~truth).sum().item()
-            fn += (~pred & truth).sum().item()
-        else:
-            nll += F.cross_entropy(
-                logits.reshape(-1, logits.shape[-1]),
-                y.reshape(-1),
-                ignore_index=IGNORE,
-                reduction="sum",
-            ).item()
-            correct += ((logits.argmax(-1) == y) & valid).sum().item()
-        count += int(valid.sum().item())
-    model.train()
-    if count == 0:
-        return {"nll": float("nan"), "acc": float("nan"), "steps": 0}
-    acc = tp / max(tp + fp + fn, 1.0) if frames else correct / count
-    return {"nll": nll / count, "acc": acc, "steps": count}
-
-
-# ---- the loop ------------------------------------------------------------------------
-def chunk_loss(net, chunk, state: State, device, amp, segments: int = 0):
-    """Mean loss over the chunk's valid steps, and the state to carry to the next chunk."""
-    keep = torch.as_tensor(~chunk.reset, dtype=torch.float32, device=device)[None, :, None]
-    state = State(state.h.detach() * keep, state.c.detach() * keep)  # (L, B, H)
-    x = torch.as_tensor(chunk.x, device=device)
-    y = torch.as_tensor(chunk.y, device=device)
-    pos = None if chunk.pos is None else torch.as_tensor(chunk.pos, device=device)  # (B, T)
-    style = None if chunk.style is None else torch.as_tensor(chunk.style, device=device)
-    with amp():
-        logits, state = net(x, state, checkpoint_segments=segments, pos=pos, style=style)
-    logits = logits.float()
-    n = max(chunk.n_valid, 1)
-    if y.dtype == torch.long:
-        loss = F.cross_entropy(
-            logits.reshape(-1, logits.shape[-1]),
-            y.reshape(-1),
-            ignore_index=IGNORE,
-            reduction="sum",
-        )
-    else:
-        valid = torch.as_tensor(chunk.valid, device=device)
-        bce = F.binary_cross_entropy_with_logits(logits, y, reduction="none").sum(-1)  # (B, T)
-        loss = bce[valid].sum()
-    return loss / n, state
-
-
-def lr_at(step: int, total: int, cfg) -> float:
-    warm = min(cfg.warmup_steps, max(total // 10, 1))
-    if step < warm:
-        return cfg.lr * (step + 1) / warm
-    if cfg.schedule == "constant":
-        return cfg.lr
-    progress = (step - warm) / max(total - warm, 1)
-    return cfg.lr * (0.05 + 0.95 * 0.5 * (1 + math.cos(math.pi * min(progress, 1.0))))
+# Importable from here as before the loop's parts had modules of their own (bench/ and
+# tests import them from livegen.train). The loop calls ``evaluate`` and ``load_pieces``
+# through this module's names, so a test's monkeypatch of either still reaches it.
+__all__ = [
+    "Encoded",
+    "chunk_loss",
+    "evaluate",
+    "init_head_bias",
+    "load_pieces",
+    "lr_at",
+    "main",
+    "plot_losses",
+    "train",
+]
 
 
 def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> dict:
@@ -179,16 +58,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     from tqdm import tqdm
 
     t_cfg = cfg.train
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    rank = int(os.environ.get("RANK", "0"))
-    device = torch.device(resolve_device(t_cfg.device))
-    if world > 1:
-        import torch.distributed as dist
-
-        if device.type == "cuda":
-            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", "0")))
-            torch.cuda.set_device(device)
-        dist.init_process_group("nccl" if device.type == "cuda" else "gloo")
+    world, rank, device = distributed.start(t_cfg.device)
     main_proc = rank == 0
     if t_cfg.threads:
         limit_threads(t_cfg.threads)
@@ -236,11 +106,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     init_head_bias(model, train_set.plain())
     model = model.to(device)
     n_params = sum(p.numel() for p in model.parameters())
-    net = model
-    if world > 1:
-        from torch.nn.parallel import DistributedDataParallel
-
-        net = DistributedDataParallel(model, device_ids=[device.index] if device.index else None)
+    net = distributed.wrap(model, device, world)
     optim = torch.optim.AdamW(model.parameters(), lr=t_cfg.lr, weight_decay=t_cfg.weight_decay)
     use_amp = t_cfg.amp and device.type == "cuda"
     scaler = torch.amp.GradScaler("cuda", enabled=use_amp)
@@ -257,13 +123,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
     best = {"nll": float("inf"), "epoch": -1}
     start_epoch, step, elapsed = 0, 0, 0.0
     if resume:
-        state = checkpoint.load_resume(resume_path)
-        model.load_state_dict(state["model"])
-        optim.load_state_dict(state["optim"])
-        rng.bit_generator.state = state["rng"]
-        torch.set_rng_state(state["torch_rng"])
-        history, best = state["history"], state["best"]
-        start_epoch, step, elapsed = state["epoch"] + 1, state["step"], state["elapsed"]
+        history, best, start_epoch, step, elapsed = run_record.load_resume(
+            resume_path, model, optim, rng
+        )
         if main_proc:
             print(f"resuming {resume_path} at epoch {start_epoch + 1}", file=sys.stderr)
 
@@ -280,13 +142,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         seqs = train_set.epoch(rng)
         order = rng.permutation(len(seqs))[rank::world]
         streams = plan_streams([len(s) for s in seqs], order, t_cfg.batch_size, t_cfg.seq_len)
-        n_steps = max((len(s) for s in streams), default=0)
-        if world > 1:
-            import torch.distributed as dist
-
-            t = torch.tensor([n_steps], device=device)
-            dist.all_reduce(t, op=dist.ReduceOp.MAX)
-            n_steps = int(t.item())
+        n_steps = distributed.agree_steps(max((len(s) for s in streams), default=0), device, world)
         state = model.initial_state(t_cfg.batch_size, device)
         loss_sum, tok_sum = 0.0, 0
         bar = tqdm(
@@ -344,7 +200,7 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
                 + ("  *" if improved else ""),
                 file=sys.stderr,
             )
-            meta = _meta(cfg, split, n_params, history, best, elapsed, device, world)
+            meta = run_record.describe(cfg, split, n_params, history, best, elapsed, device, world)
             if improved:
                 checkpoint.save(
                     best_path,
@@ -354,19 +210,16 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
                     config=to_dict(cfg),
                     metrics=meta["metrics"],
                 )
-            checkpoint.save_resume(
+            run_record.save_resume(
                 resume_path,
-                {
-                    "model": model.state_dict(),
-                    "optim": optim.state_dict(),
-                    "rng": rng.bit_generator.state,
-                    "torch_rng": torch.get_rng_state(),
-                    "history": history,
-                    "best": best,
-                    "epoch": epoch,
-                    "step": step,
-                    "elapsed": elapsed,
-                },
+                model,
+                optim,
+                rng,
+                history=history,
+                best=best,
+                epoch=epoch,
+                step=step,
+                elapsed=elapsed,
             )
         if t_cfg.patience and bad_epochs >= t_cfg.patience:
             if main_proc:
@@ -386,77 +239,22 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
             if test_seqs
             else {}
         )
-        meta = _meta(cfg, split, n_params, history, best, elapsed, device, world)
+        meta = run_record.describe(cfg, split, n_params, history, best, elapsed, device, world)
         metrics = meta["metrics"]
         if test:
             metrics["test_nll"], metrics["test_acc"] = test["nll"], test["acc"]
         checkpoint.save(
             best_path, loaded.model, codec, data=meta["data"], config=to_dict(cfg), metrics=metrics
         )
-        (out / f"{t_cfg.name}.metrics.json").write_text(
-            json.dumps({"metrics": metrics, "data": meta["data"], "history": history}, indent=2)
-        )
+        run_record.write_metrics(out / f"{t_cfg.name}.metrics.json", metrics, meta["data"], history)
         plot_losses(history, out / f"{t_cfg.name}.loss.png", title=t_cfg.name)
         print(
             f"best val nll {best['nll']:.4f} at epoch {best['epoch']}; "
             f"test nll {metrics.get('test_nll', float('nan')):.4f}; wrote {best_path}",
             file=sys.stderr,
         )
-    if world > 1:
-        import torch.distributed as dist
-
-        dist.destroy_process_group()
+    distributed.stop(world)
     return metrics
-
-
-def _meta(cfg, split, n_params, history, best, elapsed, device, world) -> dict:
-    import platform
-
-    styles = cfg.data.styles
-    data = {
-        "source": " + ".join(styles.values()) if styles else cfg.data.source,
-        "pieces": {"train": len(split.train), "valid": len(split.valid), "test": len(split.test)},
-        "split": split.info.get("split"),
-        "parts": split.info.get("parts"),
-        "heldout": split.info.get("heldout"),
-        "styles": split.info.get("styles"),
-        "transpose": cfg.data.transpose,
-    }
-    metrics = {
-        "val_nll": best["nll"],
-        "val_acc": best.get("acc"),
-        "best_epoch": best["epoch"],
-        "epochs_run": len(history),
-        "parameters": n_params,
-        "train_seconds": round(elapsed, 1),
-        "tokens_per_s": history[-1]["tokens_per_s"] if history else None,
-        "machine": f"{platform.machine()} {os.cpu_count()} cpu, torch {torch.__version__}, "
-        f"{device.type}" + (f" x{world}" if world > 1 else ""),
-        "nll_unit": "nats per frame (sum over keys)"
-        if cfg.codec.name == "pianoroll"
-        else "nats per token",
-    }
-    return {"data": data, "metrics": metrics}
-
-
-def plot_losses(history: list[dict], path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    epochs = [r["epoch"] for r in history]
-    fig, ax = plt.subplots(figsize=(6, 3.5), dpi=120)
-    ax.plot(epochs, [r["train_loss"] for r in history], label="train loss")
-    ax.plot(epochs, [r["val_nll"] for r in history], label="validation NLL")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("nats")
-    ax.set_title(title)
-    ax.grid(alpha=0.3)
-    ax.legend()
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
 
 
 def main(argv: list[str] | None = None) -> int:

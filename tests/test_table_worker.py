@@ -5,7 +5,9 @@ shape, in the engine on a manual clock against fake ports (tests/fakes.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
+from collections.abc import Iterator
 
 import torch
 
@@ -18,6 +20,28 @@ from tests.test_harmonize import same_table, warmed
 from tests.test_voice_step import between, make, play, tick
 
 WAIT = 30.0  # seconds a test waits for a build (a loaded machine); never reached when right
+
+
+@contextlib.contextmanager
+def first_table(seed: int, gate: threading.Event | None = None) -> Iterator[tuple]:
+    """(player, worker, n, tick n's table) of a warmed session with its own worker, closed
+    after; ``gate`` is set first, so a build still waiting on it cannot hold the close."""
+    player = warmed(seed=seed)
+    worker = TableWorker(player)
+    try:
+        n = player.ticks
+        worker.plan(n)
+        yield player, worker, n, worker.wait(n, WAIT)
+    finally:
+        if gate is not None:
+            gate.set()
+        worker.close()
+
+
+def wait_for_both_ahead(worker: TableWorker) -> None:
+    """Until the tables after both quiet rows (your note held, released) are built."""
+    with worker._cond:
+        assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
 
 
 def test_the_workers_table_is_the_one_built_on_the_calling_thread():
@@ -37,31 +61,18 @@ def test_the_workers_table_is_the_one_built_on_the_calling_thread():
 
 
 def test_the_table_ahead_is_used_when_its_row_became_the_tick():
-    player = warmed(seed=4)
-    worker = TableWorker(player)
-    try:
-        n = player.ticks
-        worker.plan(n)
-        table = worker.wait(n, WAIT)
+    with first_table(4) as (_, worker, n, table):
         b = table.quiet_rows()[0]  # your note held
         with torch.inference_mode():
             table.adopt(b, table.rows[b].yours)
-        with worker._cond:  # both tables ahead built
-            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+        wait_for_both_ahead(worker)
         ahead = worker.plan(n + 1)
         assert ahead is not None and worker.reused == 1 and ahead.base is table.rows[b].stream
         assert worker.ready(n + 1) is ahead
-    finally:
-        worker.close()
 
 
 def test_the_table_after_a_row_sent_between_ticks_is_built_first_and_used():
-    player = warmed(seed=4)
-    worker = TableWorker(player)
-    try:
-        n = player.ticks
-        worker.plan(n)
-        table = worker.wait(n, WAIT)
+    with first_table(4) as (_, worker, n, table):
         b = 69 - HARMONY.your_part.low  # you struck 69: its harmony went out from row b
         worker.fired(table, b)
         with worker._cond:
@@ -70,21 +81,13 @@ def test_the_table_after_a_row_sent_between_ticks_is_built_first_and_used():
             table.adopt(b, table.rows[b].yours)  # tick n, as the engine adopts a fired row
         ahead = worker.plan(n + 1)
         assert ahead is not None and ahead.base is table.rows[b].stream and worker.reused == 1
-    finally:
-        worker.close()
 
 
 def test_a_table_ahead_still_being_built_when_its_tick_asks_is_that_ticks_table(monkeypatch):
     gate = gated(monkeypatch)
     gate.set()
-    player = warmed(seed=4)
-    worker = TableWorker(player)
-    try:
-        n = player.ticks
-        worker.plan(n)
-        table = worker.wait(n, WAIT)
-        with worker._cond:  # the quiet rows' tables built: the worker is idle
-            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+    with first_table(4, gate) as (_, worker, n, table):
+        wait_for_both_ahead(worker)  # the quiet rows' tables built: the worker is idle
         gate.clear()
         b = 69 - HARMONY.your_part.low
         worker.fired(table, b)  # its build starts, and waits for the gate
@@ -99,28 +102,17 @@ def test_a_table_ahead_still_being_built_when_its_tick_asks_is_that_ticks_table(
         built = worker.wait(n + 1, WAIT)
         assert built is not None and built.base is table.rows[b].stream
         assert worker.reused == 1 and worker.built == 1
-    finally:
-        gate.set()
-        worker.close()
 
 
 def test_a_table_ahead_is_not_used_after_a_control_changed_the_draws():
-    player = warmed(seed=4)
-    worker = TableWorker(player)
-    try:
-        n = player.ticks
-        worker.plan(n)
-        table = worker.wait(n, WAIT)
+    with first_table(4) as (player, worker, n, table):
         b = table.quiet_rows()[0]
         with torch.inference_mode():
             table.adopt(b, table.rows[b].yours)
-        with worker._cond:
-            assert worker._cond.wait_for(lambda: len(worker._ahead) == 2, WAIT)
+        wait_for_both_ahead(worker)
         player.sampler.temperature = 0.4
         assert worker.plan(n + 1) is None and worker.reused == 0  # built afresh instead
         assert worker.wait(n + 1, WAIT).job.sampler.temperature == 0.4
-    finally:
-        worker.close()
 
 
 def test_a_build_that_fails_is_raised_on_the_tick_thread(monkeypatch):

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from livegen.tui.app import LivegenApp
 from livegen.tui.launch import make_app
-from tests.tui.helpers import FakeEngineClient, tiny_catalog
+from tests.tui.helpers import FakeEngineClient, run, tiny_catalog
+
+SIZE = (120, 40)  # the pilot's terminal: the whole panel fits, as on a laptop's
 
 
 @pytest.fixture(autouse=True)
@@ -35,6 +38,33 @@ def panel() -> Callable[..., LivegenApp]:
     yield make
     for app in apps:
         app.shutdown()
+
+
+Scenario = Callable[[Any, LivegenApp, FakeEngineClient], Awaitable[None]]
+
+
+@pytest.fixture
+def drive(panel) -> Callable[..., LivegenApp]:
+    """``drive(scenario, **LiveConfig fields)``: ``await scenario(pilot, app, engine)`` on a
+    panel (``panel(**fields)``, or the ``app=`` given) under Textual's pilot; returns the
+    app once it quit, so its client is closed by then."""
+
+    def go(scenario: Scenario, app: LivegenApp | None = None, **cfg: Any) -> LivegenApp:
+        app = panel(**cfg) if app is None else app
+
+        finished: list[bool] = []
+
+        async def piloted() -> None:
+            async with app.run_test(size=SIZE) as pilot:
+                await scenario(pilot, app, app.engine)
+                finished.append(True)
+
+        run(piloted())
+        # A scenario cut short without an error (the app gone mid-way) checked nothing.
+        assert finished, "the scenario did not run to its end"
+        return app
+
+    return go
 
 
 # chorale_harmony's shape (design.md, issue 9): you sing the soprano, livegen the rest.

@@ -11,9 +11,7 @@ import yaml
 from livegen.checkpoint import CheckpointError
 from livegen.tui.launch import make_app
 from livegen.tui.state import load_state, save_state, state_path
-from tests.tui.helpers import FakeEngineClient, run, ticks, tiny_catalog, until
-
-SIZE = (120, 40)
+from tests.tui.helpers import FakeEngineClient, ticks, tiny_catalog, until
 
 
 # ---- remembered settings ----------------------------------------------------------------------
@@ -21,18 +19,14 @@ def test_state_file_lives_in_the_config_dir(config_dir):
     assert state_path() == config_dir / "state.yaml"
 
 
-def test_last_model_temperature_and_mode_are_remembered(panel, config_dir):
-    app = panel()
+def test_last_model_temperature_and_mode_are_remembered(drive, config_dir):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await pilot.press("right_square_bracket", "m", "down", "enter")
+        await ticks(pilot, engine)
+        assert engine.snapshot().model == "tiny_b_melody"
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await pilot.press("right_square_bracket", "m", "down", "enter")
-            await ticks(pilot, engine)
-            assert engine.snapshot().model == "tiny_b_melody"
-
-    run(scenario())
+    drive(scenario)
     saved = yaml.safe_load((config_dir / "state.yaml").read_text())
     assert saved == {"checkpoint": "tiny_b", "temperature": 0.95, "mode": "accompany"}
 
@@ -100,60 +94,50 @@ def test_an_unwritable_config_dir_is_a_notice_not_a_crash(tmp_path):
 
 
 # ---- errors ---------------------------------------------------------------------------------
-def test_a_lost_port_is_a_notice_and_the_panel_stays(panel):
-    app = panel()
+def test_a_lost_port_is_a_notice_and_the_panel_stays(drive):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        engine.lose_port()
+        await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
+        assert "MIDI port lost" in app.notices[-1]
+        assert app.is_running
+        await pilot.press("right_square_bracket", "m")  # controls still answer, no crash
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            engine.lose_port()
-            await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
-            assert "MIDI port lost" in app.notices[-1]
-            assert app.is_running
-            await pilot.press("right_square_bracket", "m")  # controls still answer, no crash
-
-    run(scenario())
+    app = drive(scenario)
     assert not app.return_code  # no crash
     assert app.engine.closed
 
 
-def test_the_engine_process_gone_is_shown_and_the_panel_stays(panel):
-    app = panel()
+def test_the_engine_process_gone_is_shown_and_the_panel_stays(drive):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        engine.die()
+        await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
+        assert app.notices[-1].startswith("the engine stopped: its process was killed")
+        assert app.notices[-1].endswith("q quits")
+        await pilot.press("right_square_bracket", "p")  # a notice each, no crash
+        assert "the engine stopped" in app.notices[-1]
+        assert app.is_running
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            engine.die()
-            await until(pilot, lambda: app.notice_line.has_class("error"), "the error notice")
-            assert app.notices[-1].startswith("the engine stopped: its process was killed")
-            assert app.notices[-1].endswith("q quits")
-            await pilot.press("right_square_bracket", "p")  # a notice each, no crash
-            assert "the engine stopped" in app.notices[-1]
-            assert app.is_running
-
-    run(scenario())
+    app = drive(scenario)
     assert not app.return_code
 
 
-def test_a_crash_in_the_panel_ends_every_note(panel, monkeypatch):
+def test_a_crash_in_the_panel_ends_every_note(panel, drive, monkeypatch):
     app = panel(response_bars=8, silence_ticks=2)
 
     def broken() -> None:
         raise RuntimeError("a bug in the panel")
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            engine.play_note()
-            monkeypatch.setattr(app, "action_panic", broken)
-            await pilot.press("p")
-            await pilot.pause(0.2)
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        engine.play_note()
+        monkeypatch.setattr(app, "action_panic", broken)
+        await pilot.press("p")
+        await pilot.pause(0.2)
 
     with pytest.raises(RuntimeError, match="a bug in the panel"):
-        run(scenario())
+        drive(scenario, app=app)
     engine = app.engine
     assert engine.closed and not engine.running and engine.notes_off == 1
     assert engine.snapshot().open_notes == ()

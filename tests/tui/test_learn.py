@@ -18,9 +18,7 @@ from livegen.controls import CC_CONTROLS, Forget, Learn
 from livegen.tui.keys import HelpScreen, cc_table
 from livegen.tui.launch import make_app
 from livegen.tui.learn import LearnScreen
-from tests.tui.helpers import FakeEngineClient, run, ticks, tiny_catalog, until
-
-SIZE = (120, 40)
+from tests.tui.helpers import FakeEngineClient, ticks, tiny_catalog, until
 
 
 async def pick(pilot, control: str) -> None:
@@ -33,46 +31,42 @@ def cell(app, control: str) -> str:
     return str(app.screen.table.get_cell(control, "CC"))
 
 
-def test_learn_a_knob_it_acts_at_once_and_is_remembered_and_listed(panel, config_dir):
-    app = panel(cc={"panic": 22})
+def test_learn_a_knob_it_acts_at_once_and_is_remembered_and_listed(drive, config_dir):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await pilot.press("L")
+        assert isinstance(app.screen, LearnScreen)
+        assert cell(app, "panic") == "22" and cell(app, "temperature") == ""
+        await pick(pilot, "temperature")
+        await pilot.press("enter")
+        assert engine.commands[-1] == Learn("temperature")
+        await ticks(pilot, engine)
+        assert engine.snapshot().learning == "temperature"
+        assert cell(app, "temperature") == "…move one"
+        assert "move a knob" in str(app.screen.status.render())
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await pilot.press("L")
-            assert isinstance(app.screen, LearnScreen)
-            assert cell(app, "panic") == "22" and cell(app, "temperature") == ""
-            await pick(pilot, "temperature")
-            await pilot.press("enter")
-            assert engine.commands[-1] == Learn("temperature")
-            await ticks(pilot, engine)
-            assert engine.snapshot().learning == "temperature"
-            assert cell(app, "temperature") == "…move one"
-            assert "move a knob" in str(app.screen.status.render())
+        engine.move_cc(30, 5)  # the musician turns a knob: CC 30 is learnt
+        await ticks(pilot, engine)
+        assert cell(app, "temperature") == "30"
+        assert "CC 30 now controls temperature" in app.notices
+        assert str(app.screen.status.render()) == "CC 30 now controls temperature"
+        engine.move_cc(30, 127)  # and it drives the temperature from now on
+        assert engine.snapshot().temperature == pytest.approx(2.0)
+        # Remembered at once, not only at the exit (a crash keeps it).
+        saved = yaml.safe_load((config_dir / "state.yaml").read_text())
+        assert saved["cc"] == {"panic": 22, "temperature": 30}
 
-            engine.move_cc(30, 5)  # the musician turns a knob: CC 30 is learnt
-            await ticks(pilot, engine)
-            assert cell(app, "temperature") == "30"
-            assert "CC 30 now controls temperature" in app.notices
-            assert str(app.screen.status.render()) == "CC 30 now controls temperature"
-            engine.move_cc(30, 127)  # and it drives the temperature from now on
-            assert engine.snapshot().temperature == pytest.approx(2.0)
-            # Remembered at once, not only at the exit (a crash keeps it).
-            saved = yaml.safe_load((config_dir / "state.yaml").read_text())
-            assert saved["cc"] == {"panic": 22, "temperature": 30}
+        await pilot.press("escape", "question_mark")
+        assert isinstance(app.screen, HelpScreen)
+        console = Console(width=80, file=io.StringIO(), record=True)
+        console.print(cc_table(app.screen.cc_map))
+        lines = console.export_text().split("\n")
+        assert [line.split() for line in lines[:2]] == [
+            ["CC", "22", "panic"],
+            ["CC", "30", "temperature"],
+        ]
 
-            await pilot.press("escape", "question_mark")
-            assert isinstance(app.screen, HelpScreen)
-            console = Console(width=80, file=io.StringIO(), record=True)
-            console.print(cc_table(app.screen.cc_map))
-            lines = console.export_text().split("\n")
-            assert [line.split() for line in lines[:2]] == [
-                ["CC", "22", "panic"],
-                ["CC", "30", "temperature"],
-            ]
-
-    run(scenario())
+    drive(scenario, cc={"panic": 22})
     # The next start gets the map back, above configs/live.yaml's.
     again = make_app(lambda r: FakeEngineClient(**r), catalog=tiny_catalog())
     try:
@@ -81,58 +75,47 @@ def test_learn_a_knob_it_acts_at_once_and_is_remembered_and_listed(panel, config
         again.shutdown()
 
 
-def test_forget_removes_a_mapping_and_the_map_is_remembered_without_it(panel, config_dir):
-    app = panel(cc={"panic": 22, "regenerate": 24})
+def test_forget_removes_a_mapping_and_the_map_is_remembered_without_it(drive, config_dir):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await pilot.press("L")
+        await pick(pilot, "panic")
+        await pilot.press("delete")
+        assert engine.commands[-1] == Forget("panic")
+        await ticks(pilot, engine)
+        assert cell(app, "panic") == ""
+        engine.move_cc(22, 127)  # the pad does nothing now
+        assert engine.panics == 0
+        await pilot.press("up")  # response_bars has no CC: nothing to forget, nothing sent
+        sent = len(engine.commands)
+        await pilot.press("delete")
+        assert len(engine.commands) == sent and "no CC" in str(app.screen.status.render())
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await pilot.press("L")
-            await pick(pilot, "panic")
-            await pilot.press("delete")
-            assert engine.commands[-1] == Forget("panic")
-            await ticks(pilot, engine)
-            assert cell(app, "panic") == ""
-            engine.move_cc(22, 127)  # the pad does nothing now
-            assert engine.panics == 0
-            await pilot.press("up")  # response_bars has no CC: nothing to forget, nothing sent
-            sent = len(engine.commands)
-            await pilot.press("delete")
-            assert len(engine.commands) == sent and "no CC" in str(app.screen.status.render())
-
-    run(scenario())
+    drive(scenario, cc={"panic": 22, "regenerate": 24})
     saved = yaml.safe_load((config_dir / "state.yaml").read_text())
     assert saved["cc"] == {"regenerate": 24}
 
 
-def test_closing_the_list_while_learning_stops_learning(panel):
-    app = panel()
+def test_closing_the_list_while_learning_stops_learning(drive):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await pilot.press("L", "enter")
+        await ticks(pilot, engine)
+        assert engine.snapshot().learning == CC_CONTROLS[0]
+        await pilot.press("escape")
+        await until(pilot, lambda: not isinstance(app.screen, LearnScreen), "the list closed")
+        assert engine.commands[-1] == Learn(None)
+        await ticks(pilot, engine)
+        engine.move_cc(40, 100)  # a knob moved later is not learnt unasked
+        assert engine.snapshot().cc_map == () and engine.snapshot().learning is None
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await pilot.press("L", "enter")
-            await ticks(pilot, engine)
-            assert engine.snapshot().learning == CC_CONTROLS[0]
-            await pilot.press("escape")
-            await until(pilot, lambda: not isinstance(app.screen, LearnScreen), "the list closed")
-            assert engine.commands[-1] == Learn(None)
-            await ticks(pilot, engine)
-            engine.move_cc(40, 100)  # a knob moved later is not learnt unasked
-            assert engine.snapshot().cc_map == () and engine.snapshot().learning is None
-
-    run(scenario())
+    drive(scenario)
 
 
-def test_an_untouched_cc_map_is_not_remembered(panel, config_dir):
-    app = panel(cc={"panic": 22})
+def test_an_untouched_cc_map_is_not_remembered(drive, config_dir):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, app.engine)
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            await ticks(pilot, app.engine)
-
-    run(scenario())
+    drive(scenario, cc={"panic": 22})
     # live.yaml stays in charge of the map until the panel changes it.
     assert "cc" not in yaml.safe_load((config_dir / "state.yaml").read_text())

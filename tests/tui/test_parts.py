@@ -12,10 +12,9 @@ from livegen.roles import ONE_STREAM, roles_of
 from livegen.tui.launch import make_app
 from livegen.tui.models import Catalog, ModelEntry, describe_checkpoint
 from livegen.tui.roll import legend
-from tests.tui.helpers import FakeEngineClient, run, ticks, tiny_catalog
+from tests.tui.helpers import FakeEngineClient, ticks, tiny_catalog
 from tests.tui.test_models import save_tiny
 
-SIZE = (120, 40)
 HARMONY_LINE = "you: soprano · livegen: alto, tenor, bass"
 
 
@@ -27,33 +26,32 @@ def plain(markup: str) -> str:
     return Text.from_markup(markup).plain
 
 
-def test_the_session_box_and_the_legend_name_the_parts_and_follow_a_switch(panel, parts_checkpoint):
+def test_the_session_box_and_the_legend_name_the_parts_and_follow_a_switch(drive, parts_checkpoint):
     roles = roles_of(checkpoint.load(parts_checkpoint).codec)  # as Picture.describe reads it
-    app = panel()
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            assert "one stream: you and livegen share it" in session_text(app)
-            assert plain(app.roll.border_title) == plain(legend(ONE_STREAM))
-            assert plain(legend(ONE_STREAM)) == "Piano roll  ■ you  ■ livegen  ■ next"
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        assert "one stream: you and livegen share it" in session_text(app)
+        assert plain(app.roll.border_title) == plain(legend(ONE_STREAM))
+        assert plain(legend(ONE_STREAM)) == "Piano roll  ■ you  ■ livegen  ■ next"
 
-            engine.show_model("tiny_harmony", roles)
-            await ticks(pilot, engine)
-            assert HARMONY_LINE in session_text(app)
-            title = plain(app.roll.border_title)
-            assert title == "Piano roll  ■ you: soprano  ■ livegen: alto, tenor, bass  ■ next"
+        engine.show_model("tiny_harmony", roles)
+        await ticks(pilot, engine)
+        assert HARMONY_LINE in session_text(app)
+        title = plain(app.roll.border_title)
+        assert title == "Piano roll  ■ you: soprano  ■ livegen: alto, tenor, bass  ■ next"
 
-            engine.show_model("tiny_a_melody", ONE_STREAM)  # and back: one stream again
-            await ticks(pilot, engine)
-            assert "one stream" in session_text(app) and HARMONY_LINE not in session_text(app)
-            assert plain(app.roll.border_title) == plain(legend(ONE_STREAM))
+        engine.show_model("tiny_a_melody", ONE_STREAM)  # and back: one stream again
+        await ticks(pilot, engine)
+        assert "one stream" in session_text(app) and HARMONY_LINE not in session_text(app)
+        assert plain(app.roll.border_title) == plain(legend(ONE_STREAM))
 
-    run(scenario())
+    drive(scenario)
 
 
-def test_the_model_list_shows_each_models_parts_from_its_checkpoint(parts_checkpoint, tmp_path):
+def test_the_model_list_shows_each_models_parts_from_its_checkpoint(
+    drive, parts_checkpoint, tmp_path
+):
     save_tiny(tmp_path / "tiny_melody.pt")
     entries = [
         ModelEntry("tiny_melody", str(tmp_path / "tiny_melody.pt"), "user"),
@@ -64,42 +62,37 @@ def test_the_model_list_shows_each_models_parts_from_its_checkpoint(parts_checkp
         catalog.describe(entry)
     app = make_app(lambda remembered: FakeEngineClient(), catalog=catalog, start_engine=False)
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            table = app.models
-            await pilot.pause(0.05)
-            assert table.get_cell(entries[0].target, "parts") == "one stream"
-            harmony = table.get_cell(entries[1].target, "parts")
-            assert harmony == "you soprano / livegen alto, tenor, bass"
-            assert table.border_subtitle == "parts: one stream"  # the highlighted row's
-            await pilot.press("down")
-            await pilot.pause(0.05)
-            assert table.border_subtitle == "parts: you soprano / livegen alto, tenor, bass"
+    async def scenario(pilot, app, engine):
+        table = app.models
+        await pilot.pause(0.05)
+        assert table.get_cell(entries[0].target, "parts") == "one stream"
+        harmony = table.get_cell(entries[1].target, "parts")
+        assert harmony == "you soprano / livegen alto, tenor, bass"
+        assert table.border_subtitle == "parts: one stream"  # the highlighted row's
+        await pilot.press("down")
+        await pilot.pause(0.05)
+        assert table.border_subtitle == "parts: you soprano / livegen alto, tenor, bass"
 
     try:
-        run(scenario())
+        drive(scenario, app=app)
     finally:
         app.shutdown()
 
 
-def test_the_session_box_shows_every_mode_as_m_cycles_through_them(panel):
-    app = panel()
-
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
+def test_the_session_box_shows_every_mode_as_m_cycles_through_them(drive):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        mode, seen = Mode(engine.snapshot().mode), []
+        for _ in Mode:
+            await pilot.press("m")
             await ticks(pilot, engine)
-            mode, seen = Mode(engine.snapshot().mode), []
-            for _ in Mode:
-                await pilot.press("m")
-                await ticks(pilot, engine)
-                mode = mode.next()
-                assert engine.snapshot().mode == mode.value
-                assert f"mode   {mode.value}" in session_text(app)
-                seen.append(mode)
-            assert set(seen) == set(Mode)  # every mode, harmonize too once it is one
+            mode = mode.next()
+            assert engine.snapshot().mode == mode.value
+            assert f"mode   {mode.value}" in session_text(app)
+            seen.append(mode)
+        assert set(seen) == set(Mode)  # every mode, harmonize too once it is one
 
-    run(scenario())
+    drive(scenario)
 
 
 def test_the_fixed_model_list_has_no_parts_until_described():

@@ -7,9 +7,7 @@ import pytest
 
 from livegen.controls import Control, Set, SwitchModel
 from livegen.tui.presets import PresetScreen
-from tests.tui.helpers import run, ticks, until
-
-SIZE = (120, 40)
+from tests.tui.helpers import ticks, until
 
 
 async def choose(pilot, app, name: str) -> None:
@@ -36,45 +34,37 @@ def user_presets(config_dir):
     return folder
 
 
-def test_a_preset_from_the_list_applies_live(panel, user_presets):
-    app = panel(cc={"panic": 22}, temperature=0.9)
+def test_a_preset_from_the_list_applies_live(drive, user_presets):
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await choose(pilot, app, "mine")
+        assert engine.commands[0] == SwitchModel("tiny_b")
+        assert Set(Control.TEMPERATURE, 1.4) in engine.commands
+        await ticks(pilot, engine)
+        snap = engine.snapshot()
+        assert snap.model == "tiny_b_melody"
+        assert (snap.temperature, snap.key, snap.channel) == (1.4, "A minor", 3)
+        assert snap.cc_map == (("regenerate", 40),)  # the preset's map, whole
+        assert any(n.startswith("preset mine: checkpoint, temperature") for n in app.notices)
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await choose(pilot, app, "mine")
-            assert engine.commands[0] == SwitchModel("tiny_b")
-            assert Set(Control.TEMPERATURE, 1.4) in engine.commands
-            await ticks(pilot, engine)
-            snap = engine.snapshot()
-            assert snap.model == "tiny_b_melody"
-            assert (snap.temperature, snap.key, snap.channel) == (1.4, "A minor", 3)
-            assert snap.cc_map == (("regenerate", 40),)  # the preset's map, whole
-            assert any(n.startswith("preset mine: checkpoint, temperature") for n in app.notices)
-
-    run(scenario())
+    drive(scenario, cc={"panic": 22}, temperature=0.9)
 
 
 def test_a_broken_preset_is_listed_and_choosing_it_is_a_notice_that_sends_nothing(
-    panel, user_presets
+    drive, user_presets
 ):
-    app = panel(temperature=0.9)
+    async def scenario(pilot, app, engine):
+        await ticks(pilot, engine)
+        await choose(pilot, app, "broken")
+        assert engine.commands == []
+        notice = app.notices[-1]
+        assert notice.startswith("preset broken not applied:")
+        assert "broken.yaml" in notice and "unknown key 'temprature'" in notice
+        await ticks(pilot, engine)
+        assert engine.snapshot().temperature == 0.9 and app.engine.running
+        # The shipped ones are still there and still apply.
+        await choose(pilot, app, "jam")
+        await ticks(pilot, engine)
+        assert (engine.snapshot().mode, engine.snapshot().temperature) == ("free", 1.3)
 
-    async def scenario():
-        async with app.run_test(size=SIZE) as pilot:
-            engine = app.engine
-            await ticks(pilot, engine)
-            await choose(pilot, app, "broken")
-            assert engine.commands == []
-            notice = app.notices[-1]
-            assert notice.startswith("preset broken not applied:")
-            assert "broken.yaml" in notice and "unknown key 'temprature'" in notice
-            await ticks(pilot, engine)
-            assert engine.snapshot().temperature == 0.9 and app.engine.running
-            # The shipped ones are still there and still apply.
-            await choose(pilot, app, "jam")
-            await ticks(pilot, engine)
-            assert (engine.snapshot().mode, engine.snapshot().temperature) == ("free", 1.3)
-
-    run(scenario())
+    drive(scenario, temperature=0.9)
