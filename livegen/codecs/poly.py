@@ -4,6 +4,11 @@ This is the note-and-chord encoding of Magenta's Polyphony RNN on a fixed grid: 
 lists its new notes in ascending order, then the notes still held from before (ascending),
 and ends with STEP. A note struck again while held is an ON, not a HOLD. The answer grammar
 allows HOLD only of a sounding pitch, no pitch twice, and at most ``MAX_ONS`` new notes.
+
+``order="low_first"`` lists every sounding pitch of the tick in one ascending run instead,
+each as ON or HOLD (RNN-NADE's low-to-high order over the keys): the model chooses each
+pitch knowing everything below it, held or struck. The grammar is then one ascending run.
+A checkpoint stores its codec's order, so a model is always read as it was trained.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 from livegen.codecs.base import (
     Accept,
     Codec,
+    CodecError,
     CodecStream,
     Token,
     int_param,
@@ -23,6 +29,7 @@ from livegen.codecs.base import (
 from livegen.notes import DEFAULT_VELOCITY, Tick, fold_pitch, ticks_to_notes
 
 STEP, ON, HOLD = "STEP", "ON", "HOLD"
+ORDERS = ("ons_first", "low_first")  # the first is the default: what every older model uses
 
 
 class PolyCodec(Codec):
@@ -34,11 +41,18 @@ class PolyCodec(Codec):
     max_tokens_per_tick: ClassVar[int] = 1 + 128
     MAX_ONS: ClassVar[int] = 12  # new notes per answered tick; then only HOLD or STEP
 
-    def __init__(self, *, ticks_per_quarter: int = 4, low: int = 36, high: int = 84) -> None:
+    def __init__(
+        self, *, ticks_per_quarter: int = 4, low: int = 36, high: int = 84, order: str = ORDERS[0]
+    ) -> None:
         self.ticks_per_quarter = int_param(
             self.name, "ticks_per_quarter", ticks_per_quarter, 1, 960
         )
         self.low, self.high = pitch_range(self.name, low, high)
+        if order not in ORDERS:
+            raise CodecError(
+                f"codec 'poly': order must be one of {', '.join(ORDERS)}, got {order!r}"
+            )
+        self.order = order
         pitches = range(self.low, self.high + 1)
         # The vocabulary table: (kind, pitch or -1) per token index. Everything below derives
         # from it: names, strikes, the token of each event and the meaning of each token.
@@ -52,6 +66,9 @@ class PolyCodec(Codec):
         self.on_token = {p: index[(ON, p)] for p in pitches}
         self.hold_token = {p: index[(HOLD, p)] for p in pitches}
         self.on_tokens = np.array([self.on_token[p] for p in pitches])  # by p - low
+
+    def params(self) -> dict:
+        return {**super().params(), "order": self.order}  # a checkpoint without it: ons_first
 
     def stream(self) -> PolyStream:
         return PolyStream(self)
@@ -116,6 +133,10 @@ class PolyStream(CodecStream):
         else:
             new, held = [], sorted(sounding)
         on, hold = codec.on_token, codec.hold_token
+        if codec.order == "low_first":
+            struck = set(new)
+            run = sorted(struck.union(held))
+            return [*(on[p] if p in struck else hold[p] for p in run), codec.step]
         return [*(on[p] for p in new), *(hold[p] for p in held), codec.step]
 
     def hears(self) -> set[int]:
@@ -136,6 +157,15 @@ class PolyStream(CodecStream):
             mask.flags.writeable = False
             return mask
         mask[codec.step] = True
+        if codec.order == "low_first":  # one ascending run: anything above the last pitch
+            last = max(self._ons[-1:] + self._holds[-1:], default=codec.low - 1)
+            if len(self._ons) < codec.MAX_ONS:
+                mask[codec.on_tokens[last + 1 - codec.low :]] = True
+            for p in self.sounding:
+                if p > last:
+                    mask[codec.hold_token[p]] = True
+            mask.flags.writeable = False
+            return mask
         if not self._holds:  # still striking: ascending ONs up to the cap
             if len(self._ons) < codec.MAX_ONS:
                 first = self._ons[-1] + 1 if self._ons else codec.low

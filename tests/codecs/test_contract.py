@@ -18,7 +18,7 @@ CASES = [
     pytest.param(name, params, id=f"{name}-{tag}")
     for name in sorted(CODECS)
     for tag, params in (("default", {}), ("small", {"ticks_per_quarter": 3, "low": 40, "high": 60}))
-]
+] + [pytest.param("poly", {"order": "low_first"}, id="poly-low_first")]
 
 
 def build(name: str, params: dict) -> Codec:

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from livegen.codecs.base import Accept
+from livegen.codecs.base import Accept, CodecError
 from livegen.codecs.poly import PolyCodec
 from livegen.notes import (
     DEFAULT_VELOCITY,
@@ -21,6 +21,8 @@ from livegen.notes import (
 )
 
 CODEC = PolyCodec()
+LOW_FIRST = PolyCodec(order="low_first")  # the same range, one ascending run per tick
+BOTH = pytest.mark.parametrize("codec", [CODEC, LOW_FIRST], ids=["ons_first", "low_first"])
 TPQ, LOW, HIGH = CODEC.ticks_per_quarter, CODEC.low, CODEC.high
 N = HIGH - LOW + 1
 NAMES = CODEC.token_names()
@@ -161,26 +163,29 @@ def test_answers_release_every_note_they_do_not_hold():
     assert names(stream.listen(tick)) == ["ON(72)", "HOLD(64)", "STEP"]
 
 
+@BOTH
 @SETTINGS
-@given(polyphonic)
-def test_round_trip(notes):
-    assert np.array_equal(CODEC.decode(CODEC.encode(notes)), expected_notes(notes))
+@given(notes=polyphonic)
+def test_round_trip(codec, notes):
+    assert np.array_equal(codec.decode(codec.encode(notes)), expected_notes(notes))
 
 
+@BOTH
 @SETTINGS
-@given(polyphonic)
-def test_listening_tick_by_tick_equals_encode(notes):
-    stream = CODEC.stream()
-    tokens = [t for tick in CODEC.ticks(notes) for t in stream.listen(tick)]
-    assert tokens == CODEC.encode(notes).tolist()
+@given(notes=polyphonic)
+def test_listening_tick_by_tick_equals_encode(codec, notes):
+    stream = codec.stream()
+    tokens = [t for tick in codec.ticks(notes) for t in stream.listen(tick)]
+    assert tokens == codec.encode(notes).tolist()
 
 
+@BOTH
 @SETTINGS
-@given(polyphonic)
-def test_answer_protocol_reproduces_every_tick(notes):
-    stream = CODEC.stream()
+@given(notes=polyphonic)
+def test_answer_protocol_reproduces_every_tick(codec, notes):
+    stream = codec.stream()
     answered = []
-    for tick in CODEC.ticks(notes):
+    for tick in codec.ticks(notes):
         tokens = stream.copy().listen(tick)
         fork = stream.copy()
         fork.begin()
@@ -203,11 +208,12 @@ def random_tick(rng: np.random.Generator) -> Tick:
     return Tick(tuple(sorted(int(p) for p in offs)), tuple((int(p), 80) for p in sorted(ons)))
 
 
+@BOTH
 @settings(max_examples=60, deadline=None)
-@given(st.integers(0, 2**32 - 1))
-def test_any_masked_answer_listens_back_to_its_tokens(seed):
+@given(seed=st.integers(0, 2**32 - 1))
+def test_any_masked_answer_listens_back_to_its_tokens(codec, seed):
     rng = np.random.default_rng(seed)
-    stream = CODEC.stream()
+    stream = codec.stream()
     for _ in range(60):
         if rng.random() < 0.3:
             stream.listen(random_tick(rng))
@@ -218,11 +224,11 @@ def test_any_masked_answer_listens_back_to_its_tokens(seed):
         while True:
             allowed_tokens = np.flatnonzero(fork.mask())
             # Lean towards STEP so that ticks stay short, but not always.
-            token = CODEC.step if rng.random() < 0.15 else int(rng.choice(allowed_tokens))
+            token = codec.step if rng.random() < 0.15 else int(rng.choice(allowed_tokens))
             fed.append(token)
             if fork.accept(token) is Accept.FINAL:
                 break
-            assert len(fed) < CODEC.max_tokens_per_tick
+            assert len(fed) < codec.max_tokens_per_tick
         assert stream.listen(fork.answer()) == fed
 
 
@@ -231,3 +237,39 @@ def test_tick_of_tokens_counts_the_steps_before_each_token():
     on, hold, step = codec.on_token, codec.hold_token, codec.step
     tokens = np.array([on[60], on[64], step, hold[60], step, step, on[67], step])
     assert codec.tick_of_tokens(tokens).tolist() == [0, 0, 0, 1, 1, 2, 3, 3]
+
+
+def test_low_first_lists_every_sounding_pitch_in_one_ascending_run():
+    stream, names_of = LOW_FIRST.stream(), LOW_FIRST.token_names()
+    first = stream.listen(Tick(ons=((60, 80), (64, 80), (67, 80))))
+    tokens = stream.listen(Tick(offs=(64,), ons=((62, 80), (72, 80))))
+    assert [names_of[t] for t in tokens] == ["HOLD(60)", "ON(62)", "HOLD(67)", "ON(72)", "STEP"]
+    notes = LOW_FIRST.decode(np.array(first + tokens))  # 60 and 67 held on, 64 one tick
+    assert sorted(notes[:, PITCH].tolist()) == [60, 62, 64, 67, 72]
+    # The default order lists the same tick's struck pitches first.
+    default = CODEC.stream()
+    default.listen(Tick(ons=((60, 80), (64, 80), (67, 80))))
+    assert names(default.listen(Tick(offs=(64,), ons=((62, 80), (72, 80))))) == [
+        "ON(62)", "ON(72)", "HOLD(60)", "HOLD(67)", "STEP"
+    ]  # fmt: skip
+
+
+def test_low_first_masks_allow_only_pitches_above_the_last_one():
+    stream, names_of = LOW_FIRST.stream(), LOW_FIRST.token_names()
+    stream.listen(Tick(ons=((60, 80), (64, 80), (67, 80))))
+    stream.begin()
+    stream.accept(LOW_FIRST.on_token[62])
+    allowed = {names_of[i] for i in np.flatnonzero(stream.mask())}
+    assert "HOLD(60)" not in allowed and "ON(61)" not in allowed and "ON(62)" not in allowed
+    assert {"HOLD(64)", "HOLD(67)", "ON(63)", "ON(64)", "STEP"} <= allowed
+    stream.accept(LOW_FIRST.hold_token[67])
+    allowed = {names_of[i] for i in np.flatnonzero(stream.mask())}
+    assert "HOLD(64)" not in allowed and "ON(67)" not in allowed and "ON(68)" in allowed
+
+
+def test_the_order_is_a_stored_parameter_and_a_wrong_one_is_refused():
+    assert CODEC.params()["order"] == "ons_first"  # what a checkpoint without it means
+    assert PolyCodec(**LOW_FIRST.params()).order == "low_first"
+    assert LOW_FIRST.describe().endswith("order=low_first)")
+    with pytest.raises(CodecError, match="order must be one of ons_first, low_first"):
+        PolyCodec(order="high_first")

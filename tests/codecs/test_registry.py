@@ -21,7 +21,7 @@ def test_the_five_codecs_are_known_by_name():
     ("name", "params"),
     [
         ("melody", {"ticks_per_quarter": 4, "low": 48, "high": 84}),
-        ("poly", {"ticks_per_quarter": 4, "low": 36, "high": 84}),
+        ("poly", {"ticks_per_quarter": 4, "low": 36, "high": 84, "order": "ons_first"}),
         (
             "performance",
             {"ticks_per_quarter": 12, "low": 21, "high": 108, "velocity_bins": 32, "max_shift": 24},
