@@ -118,6 +118,9 @@ class TrainSection:
     amp: bool = True  # mixed precision (bf16/fp16 autocast); only on CUDA
     grad_checkpoint: int = 0  # recompute activations in this many segments per chunk; 0: off
     patience: int | None = None  # stop after this many epochs without a better val loss
+    # Score the test split once at the end, with the best-validation weights. False for a
+    # tuning run (a sweep): then no figure of test exists until the chosen run is scored.
+    read_test: bool = True
     name: str = "run"  # run name; load_config sets it to the recipe file's stem
     out: str | None = None  # checkpoints, metrics and plots; None: runs/<name>
 

@@ -228,9 +228,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
 
     metrics: dict = {}
     if main_proc:
-        # The test split is read once, with the best-validation weights.
+        # The test split is read once, with the best-validation weights (unless a tuning run).
         loaded = checkpoint.load(best_path, device=str(device))
-        test_set = Encoded(codec, split.test, [0], lead, bpb)
+        test_set = Encoded(codec, split.test if t_cfg.read_test else [], [0], lead, bpb)
         test_seqs = test_set.plain()
         test_pos = test_set.positions(test_seqs) if cfg.model.metric else None
         test_styles = test_set.style_inputs(n_styles)
@@ -248,9 +248,9 @@ def train(cfg: TrainConfig, *, resume: bool = False, progress: bool = True) -> d
         )
         run_record.write_metrics(out / f"{t_cfg.name}.metrics.json", metrics, meta["data"], history)
         plot_losses(history, out / f"{t_cfg.name}.loss.png", title=t_cfg.name)
+        tested = f"test nll {metrics['test_nll']:.4f}" if test else "test not read"
         print(
-            f"best val nll {best['nll']:.4f} at epoch {best['epoch']}; "
-            f"test nll {metrics.get('test_nll', float('nan')):.4f}; wrote {best_path}",
+            f"best val nll {best['nll']:.4f} at epoch {best['epoch']}; {tested}; wrote {best_path}",
             file=sys.stderr,
         )
     distributed.stop(world)

@@ -247,3 +247,25 @@ def test_a_style_model_trains_on_two_sources_and_keeps_its_styles(midi_folder, t
     assert loaded.model.cfg.styles == ("a", "b")
     assert set(loaded.meta["data"]["styles"]) == {"a", "b"}
     assert loaded.meta["data"]["pieces"]["train"] == 2 * 10
+
+
+def test_a_tuning_run_never_reads_the_test_split(midi_folder, tmp_path, monkeypatch):
+    """--train.read_test=false (a sweep run): valid every epoch, test never, no test figure."""
+    import livegen.train as train_module
+
+    scored: list[int] = []  # the number of sequences of each evaluate call
+    real = train_module.evaluate
+
+    def counting(model, sequences, *args, **kw):
+        scored.append(len(sequences))
+        return real(model, sequences, *args, **kw)
+
+    monkeypatch.setattr(train_module, "evaluate", counting)
+    cfg = tiny_config(midi_folder, tmp_path, "--train.epochs=2", "--train.read_test=false")
+    metrics = train(cfg, progress=False)
+    assert len(scored) == 2 and "test_nll" not in metrics  # one valid score per epoch
+    saved = json.loads((tmp_path / "run" / "tiny.metrics.json").read_text())
+    assert "test_nll" not in saved["metrics"]
+    scored.clear()
+    train(tiny_config(midi_folder, tmp_path / "b", "--train.epochs=2"), progress=False)
+    assert len(scored) == 3  # and by default the test split, once, at the end
