@@ -62,6 +62,7 @@ def row(name: str, path: Path, loaded: checkpoint.Loaded, valid: dict) -> dict:
         "valid_nll_unmasked": valid["nll_unmasked"],
         "valid_acc": valid["acc"],
         "valid_frames": valid["frames"],
+        "codec": loaded.codec.params(),  # the token order within a tick among them
         "model": cfg.get("model"),
         "data": cfg.get("data"),
         "train": cfg.get("train"),
