@@ -139,7 +139,7 @@ def main() -> int:
             "valid_nll": best["valid_nll"],
             "valid_acc": best["valid_acc"],
             "lead_in": test["lead_in"],
-            "config": {k: best[k] for k in ("model", "data", "train")},
+            "config": {k: best.get(k) for k in ("codec", "model", "data", "train")},
             "parameters": best["parameters"],
             "train_seconds": best["train_seconds"],
             "best_epoch": best["best_epoch"],
